@@ -1,0 +1,80 @@
+"""The job's `config` as typed values, with defaults applied and aliases normalised."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+from cryo_ingest.datasets import canonical
+from cryo_ingest.extract import Endpoint, OutputOptions, Throughput
+
+DEFAULT_CHUNK_SIZE = 1000
+#: The Query Service reads at most 1024 keys a manifest; the platform caps a range at 256 files.
+MAX_FILES_PER_PARTITION = 256
+
+
+@dataclass(frozen=True)
+class CryoSpec:
+    """The operator's own part of a resolved job."""
+
+    chain_id: int
+    datasets: tuple[str, ...]
+    rpc_pool: str
+    chunk_size: int
+    output: OutputOptions
+    throughput: Throughput
+    extractor: str = "stub"
+    extractor_version: str = ""
+    endpoint: Endpoint | None = None
+
+    def hashed_config(self, dataset: str) -> dict[str, Any]:
+        """The output-affecting config of one dataset: what its config hash covers."""
+        out = self.output
+        return {
+            "chain_id": self.chain_id,
+            "dataset": dataset,
+            "chunk_size": self.chunk_size,
+            "include_columns": list(out.include_columns.get(dataset, ())),
+            "exclude_columns": list(out.exclude_columns.get(dataset, ())),
+            "u256_types": list(out.u256_types) if out.u256_types else None,
+            "hex": out.hex,
+            "compression": out.compression,
+            "compression_level": out.compression_level,
+            "row_group_size": out.row_group_size,
+        }
+
+
+def parse_compression(value: str) -> tuple[str, int | None]:
+    """`zstd:3` -> ("zstd", 3); `lz4` -> ("lz4", None)."""
+    name, _, level = value.partition(":")
+    return name, int(level) if level else None
+
+
+def _columns(raw: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
+    return {canonical(name) or name: tuple(cols) for name, cols in (raw or {}).items()}
+
+
+def spec_from_config(config: Mapping[str, Any], extractor: str = "stub", extractor_version: str = "",
+                     endpoint: Endpoint | None = None) -> CryoSpec:
+    """Build the typed spec of a config the schema has already accepted."""
+    compression, level = parse_compression(config.get("compression", "lz4"))
+    u256 = config.get("u256_types")
+    return CryoSpec(
+        chain_id=config["chain_id"],
+        datasets=tuple(canonical(name) or name for name in config["datasets"]),
+        rpc_pool=config["rpc_pool"],
+        chunk_size=config.get("chunk_size", DEFAULT_CHUNK_SIZE),
+        output=OutputOptions(
+            include_columns=_columns(config.get("include_columns")),
+            exclude_columns=_columns(config.get("exclude_columns")),
+            u256_types=tuple(u256) if u256 else None,
+            hex=config.get("hex", False),
+            compression=compression,
+            compression_level=level,
+            row_group_size=config.get("row_group_size"),
+        ),
+        throughput=Throughput(**{f: config.get(f) for f in asdict(Throughput())}),
+        extractor=extractor,
+        extractor_version=extractor_version,
+        endpoint=endpoint,
+    )

@@ -1,0 +1,41 @@
+"""The `cryo_ingest` operator, registered with the platform through the `trace` pluggy project."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Mapping
+
+from cryo_ingest.validation import schema_text, validate_job
+from trace_operators.contract import Partition, Problem, ResolvedJob, TaskContext, TaskResult
+from trace_operators.hookspecs import hookimpl
+from trace_operators.planning import split_range
+
+
+class CryoIngest:
+    """Bootstrap chain history from RPC into the object store as Parquet, with Cryo."""
+
+    name = "cryo_ingest"
+
+    def job_schema(self) -> dict[str, Any]:
+        return json.loads(schema_text())
+
+    def validate_job(self, job: Mapping[str, Any]) -> list[Problem]:
+        return validate_job(job)
+
+    def resolve_job(self, job: Mapping[str, Any], env: Mapping[str, str]) -> ResolvedJob:
+        from cryo_ingest.resolve import resolve_job
+
+        return resolve_job(job, env)
+
+    def plan(self, resolved: ResolvedJob, range: Partition) -> list[Partition]:
+        return split_range(range, resolved.partition_size)
+
+    def run_partition(self, resolved: ResolvedJob, partition: Partition, ctx: TaskContext) -> TaskResult:
+        from cryo_ingest.run import run_partition
+
+        return run_partition(resolved, partition, ctx)
+
+
+@hookimpl
+def trace_operators() -> list[CryoIngest]:
+    return [CryoIngest()]

@@ -1,0 +1,1 @@
+"""The platform side of operators: the contract, plugin loading, DAG checks and a local runtime."""

@@ -1,0 +1,163 @@
+"""The types an operator and the platform runtime exchange (SPEC §2 and §8)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from trace_operators.stores import ObjectStore
+
+Severity = Literal["error", "warning"]
+Outcome = Literal["success", "retryable_error", "fatal_error"]
+#: A location inside a document: mapping keys and sequence indices from its root.
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a job block, located by its path inside the block."""
+
+    rule: str
+    message: str
+    path: Path_ = ()
+    hint: str = ""
+    severity: Severity = "error"
+    #: Point at the key itself rather than its value (an unknown or forbidden key).
+    at_key: bool = False
+    #: For a value spanning several lines: how many newlines of it come before the problem.
+    line_offset: int = 0
+
+
+@dataclass(frozen=True)
+class Partition:
+    """An inclusive block range, as partition events carry it."""
+
+    start: int
+    end: int
+    partition_key: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.partition_key:
+            object.__setattr__(self, "partition_key", f"{self.start}-{self.end}")
+
+    @property
+    def blocks(self) -> int:
+        return self.end - self.start + 1
+
+
+@dataclass(frozen=True)
+class ResolvedJob:
+    """A validated job with its defaults applied; `spec` is the operator's own typed config."""
+
+    name: str
+    operator: str
+    max_concurrency: int
+    timeout_seconds: int | None
+    max_attempts: int
+    range: Partition | None
+    partition_size: int | None
+    spec: Any
+
+
+@dataclass(frozen=True)
+class StorageRef:
+    scheme: str
+    bucket: str
+    prefix: str
+    glob: str = "*.parquet"
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One dataset version committed to the object store (`datasets_published[]`)."""
+
+    output_index: int
+    dataset: str
+    dataset_uuid: str
+    dataset_version: str
+    storage_ref: StorageRef
+    config_hash: str
+    range_start: int
+    range_end: int
+    row_count: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task_id: str
+    attempt: int
+    outcome: Outcome
+    datasets_published: list[Publication] = field(default_factory=list)
+    error_message: str | None = None
+    metrics: dict[str, float | int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class TaskError(Exception):
+    """A failure that ends a task; its message must already be redacted."""
+
+    retryable = False
+
+
+class FatalError(TaskError):
+    """Retrying cannot help: the job, the task or the environment is wrong."""
+
+
+class RetryableError(TaskError):
+    """A later attempt may succeed: RPC, network and object-store failures."""
+
+    retryable = True
+
+
+class Cancelled(RetryableError):
+    """The task was cancelled or ran past its deadline."""
+
+
+@dataclass
+class TaskContext:
+    """What the runtime hands `run_partition` besides the job and the partition."""
+
+    task_id: str
+    attempt: int
+    store: ObjectStore
+    staging_root: Path
+    logger: logging.Logger
+    heartbeat: Callable[[], None] = lambda: None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    #: `time.monotonic()` value after which the task must stop; None for no deadline.
+    deadline: float | None = None
+    #: `dataset_uuid` per output index, when the runtime assigns them.
+    dataset_uuids: Mapping[int, str] = field(default_factory=dict)
+
+    def checkpoint(self) -> None:
+        """Heartbeat, then raise `Cancelled` if the task was cancelled or is past its deadline."""
+        self.heartbeat()
+        if self.cancel.is_set():
+            raise Cancelled("the task was cancelled")
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise Cancelled("the task ran past its deadline")
+
+
+@runtime_checkable
+class Operator(Protocol):
+    """What a plugin's `trace_operators()` hook returns, one per operator it provides."""
+
+    name: str
+
+    def job_schema(self) -> dict[str, Any]: ...
+
+    def validate_job(self, job: Mapping[str, Any]) -> list[Problem]: ...
+
+    def resolve_job(self, job: Mapping[str, Any], env: Mapping[str, str]) -> ResolvedJob: ...
+
+    def plan(self, resolved: ResolvedJob, range: Partition) -> list[Partition]: ...
+
+    def run_partition(self, resolved: ResolvedJob, partition: Partition, ctx: TaskContext) -> TaskResult: ...

@@ -1,0 +1,140 @@
+"""The checks every DAG document gets, whatever its operators, and the hand-off to each operator."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+from trace_operators import secrets
+from trace_operators.contract import Path_, Problem
+from trace_operators.plugins import Operators
+
+DAG_KEYS = ("name", "defaults", "jobs", "publish")
+RESERVED_FIELDS = ("max_queue_depth", "max_queue_age", "backpressure_mode")
+
+
+def _jobs_of(data: Any) -> tuple[list[Any], Path_, bool] | Problem:
+    """The job list of a document, its path, and whether the document is a whole DAG."""
+    if isinstance(data, Mapping) and "jobs" in data:
+        if not isinstance(data["jobs"], list):
+            return Problem("dag.shape", "jobs must be a list of job blocks", ("jobs",))
+        return data["jobs"], ("jobs",), True
+    if isinstance(data, list):
+        return data, (), False
+    if isinstance(data, Mapping):
+        return [data], (), False
+    return Problem("dag.shape", "the document is neither a DAG, a list of job blocks, nor one job block", (),
+                   "write a mapping with jobs: [...], or a job block with name:, operator: and config:")
+
+
+def _dag_level(data: Mapping[str, Any]) -> Iterator[Problem]:
+    for key in data:
+        if key not in DAG_KEYS and not (isinstance(key, str) and key.startswith("x-")):
+            yield Problem("dag.unknown-key", f"unknown DAG key {key!r}", (key,),
+                          f"a DAG holds {', '.join(DAG_KEYS)} and x-* keys for anchors", at_key=True)
+        elif key.startswith("x-") or key == "defaults":
+            yield from secrets.scan(data[key], (key,))
+    if "defaults" in data and not isinstance(data["defaults"], Mapping):
+        yield Problem("dag.shape", "defaults must be a mapping of job fields", ("defaults",))
+
+
+def _job_level(job: Mapping[str, Any], at: Path_) -> Iterator[Problem]:
+    for key in RESERVED_FIELDS:
+        if key in job:
+            yield Problem("dag.reserved-field", f"{key} is reserved by the platform and always rejected", at + (key,),
+                          "remove it: scaling.max_concurrency limits a job's tasks", at_key=True)
+
+
+def _references(jobs: list[Any], base: Path_) -> Iterator[Problem]:
+    outputs = {j.get("name"): j.get("outputs") for j in jobs if isinstance(j, Mapping)}
+    for i, job in enumerate(jobs):
+        inputs = job.get("inputs") if isinstance(job, Mapping) else None
+        for k, item in enumerate(inputs if isinstance(inputs, list) else ()):
+            source = item.get("from") if isinstance(item, Mapping) else None
+            if not isinstance(source, Mapping) or "job" not in source:
+                continue
+            at = base + (i, "inputs", k, "from")
+            name, index = source["job"], source.get("output")
+            if name not in outputs:
+                yield Problem("dag.missing-input", f"input names job {name!r}, which is not in this DAG", at + ("job",),
+                              f"jobs of this DAG: {', '.join(sorted(str(n) for n in outputs if n))}")
+            elif isinstance(index, int) and isinstance(outputs[name], int) and index >= outputs[name]:
+                yield Problem("dag.output-index", f"job {name!r} has {outputs[name]} outputs; output {index} does not exist",
+                              at + ("output",), f"use an output from 0 to {outputs[name] - 1}")
+
+
+def _duplicate_names(jobs: list[Any], base: Path_) -> Iterator[Problem]:
+    first: dict[Any, int] = {}
+    for i, job in enumerate(jobs):
+        name = job.get("name") if isinstance(job, Mapping) else None
+        if isinstance(name, str) and name in first:
+            yield Problem("dag.duplicate-name", f"job name {name!r} is already used by job {first[name] + 1}",
+                          base + (i, "name"), "give each job a unique name")
+        elif isinstance(name, str):
+            first[name] = i
+
+
+def _operator_problems(job: Mapping[str, Any], at: Path_, operators: Operators, strict: bool) -> list[Problem]:
+    name = job.get("operator")
+    operator = operators.get(name) if isinstance(name, str) else None
+    if operator is None:
+        label = job.get("name", "?")
+        if name is None:
+            return [Problem("dag.missing-operator", f"job {label!r} names no operator", at, "add operator: <name>")]
+        return [Problem("dag.unknown-operator",
+                        f"job {label!r} uses operator {name!r}, which no installed plugin provides: not validated",
+                        at + ("operator",), "install the plugin that provides it",
+                        "error" if strict else "warning")]
+    return [Problem(p.rule, p.message, at + p.path, p.hint, p.severity, p.at_key, p.line_offset)
+            for p in operator.validate_job(job)]
+
+
+def _most_specific(problems: list[Problem]) -> list[Problem]:
+    """Drop schema problems where a more specific rule already speaks, and exact repeats."""
+    specific = [p.path for p in problems if not p.rule.startswith("schema.")]
+    kept, seen = [], set()
+    for p in problems:
+        shadowed = p.rule.startswith("schema.") and any(p.path[: len(s)] == s for s in specific)
+        if not shadowed and (p.rule, p.path) not in seen:
+            seen.add((p.rule, p.path))
+            kept.append(p)
+    return kept
+
+
+def check_document(data: Any, operators: Operators, strict: bool = False) -> tuple[list[Problem], dict[Path_, Path_]]:
+    """Every problem of a loaded document, and where defaulted job fields really come from."""
+    found = _jobs_of(data)
+    if isinstance(found, Problem):
+        return [found], {}
+    jobs, base, whole_dag = found
+    problems: list[Problem] = []
+    defaults: Mapping[str, Any] = {}
+    if whole_dag:
+        problems += _dag_level(data)
+        defaults = data.get("defaults") if isinstance(data.get("defaults"), Mapping) else {}
+    moved: dict[Path_, Path_] = {}
+    for i, job in enumerate(jobs):
+        at = base + (i,)
+        if not isinstance(job, Mapping):
+            problems.append(Problem("dag.shape", "a job block must be a mapping", at))
+            continue
+        for key in defaults.keys() - job.keys():
+            moved[at + (key,)] = ("defaults", key)
+        merged = {**defaults, **job}
+        problems += _job_level(merged, at)
+        problems += _operator_problems(merged, at, operators, strict)
+    problems += _duplicate_names(jobs, base)
+    if whole_dag:
+        problems += _references(jobs, base)
+    return _most_specific(problems), moved
+
+
+def find_job(data: Any, name: str) -> dict[str, Any] | None:
+    """The job called `name`, with the DAG's defaults applied."""
+    found = _jobs_of(data)
+    if isinstance(found, Problem):
+        return None
+    defaults = data.get("defaults") if found[2] and isinstance(data.get("defaults"), Mapping) else {}
+    for job in found[0]:
+        if isinstance(job, Mapping) and job.get("name") == name:
+            return {**defaults, **job}
+    return None

@@ -1,0 +1,101 @@
+"""JSON Schema errors as problems with stable rule ids and messages people can act on."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any, Iterable
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from trace_operators.contract import Path_, Problem
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
+
+
+_TYPE_NAMES = {"integer": "an integer", "string": "a string", "object": "a mapping", "array": "a list",
+               "boolean": "true or false", "number": "a number", "null": "null"}
+
+
+def _field(path: Path_) -> str:
+    """`("inputs", 0, "from")` -> `inputs[0].from`."""
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return text or "the job block"
+
+
+def _unknown_keys(error: ValidationError, path: Path_) -> list[Problem]:
+    allowed = sorted(error.schema.get("properties", {}))
+    extra = [k for k in error.instance if k not in allowed]
+    return [
+        Problem(
+            "schema.unknown-key",
+            f"unknown key {key!r} in {_field(path)}",
+            path + (key,),
+            _did_you_mean(str(key), allowed) or f"allowed keys: {', '.join(allowed)}",
+            at_key=True,
+        )
+        for key in extra
+    ]
+
+
+def _enum_problem(error: ValidationError, path: Path_) -> Problem:
+    allowed = [error.validator_value] if error.validator == "const" else list(error.validator_value)
+    hint = _did_you_mean(str(error.instance), [str(a) for a in allowed])
+    hint = hint or "allowed: " + ", ".join(_show(a) for a in allowed)
+    return Problem("schema.value", f"{_field(path)} is {_show(error.instance)}, which is not allowed", path, hint)
+
+
+def _simple_problem(error: ValidationError, path: Path_) -> Problem:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    described = schema.get("description", "")
+    kind = error.validator
+    if kind == "required":
+        missing = error.message.split("'")[1]
+        return Problem("schema.missing-key", f"{_field(path)} is missing the required key {missing!r}", path,
+                       f"add {missing}:")
+    if kind == "type":
+        types = [error.validator_value] if isinstance(error.validator_value, str) else error.validator_value
+        want = " or ".join(_TYPE_NAMES[t] for t in types)
+        return Problem("schema.type", f"{_field(path)} must be {want}, not {_show(error.instance)}", path, described)
+    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[kind]
+        return Problem("schema.range", f"{_field(path)} is {_show(error.instance)}; it must be {bound} {error.validator_value}",
+                       path, described)
+    if kind == "pattern":
+        return Problem("schema.pattern", f"{_field(path)} is {_show(error.instance)}, which does not have the expected form",
+                       path, described or f"expected: {error.validator_value}")
+    if kind == "uniqueItems":
+        seen = [v for i, v in enumerate(error.instance) if v in error.instance[:i]]
+        return Problem("schema.items", f"{_field(path)} lists {_show(seen[0])} more than once", path, "list each once")
+    if kind in ("minItems", "maxItems", "minLength"):
+        return Problem("schema.items", f"{_field(path)}: {error.message}", path, described)
+    return Problem("schema.shape", f"{_field(path)} has not the expected shape ({error.validator})", path, described)
+
+
+def _problems(error: ValidationError, base: Path_) -> list[Problem]:
+    path = base + tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        return _unknown_keys(error, path)
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # Report the alternative that came closest: the one whose error lies deepest.
+        return _problems(max(error.context, key=lambda e: len(e.absolute_path)), base)
+    if "propertyNames" in error.schema_path:
+        return [Problem("schema.value", f"{_field(path)} has the key {_show(error.instance)}, which is not allowed",
+                        path + (error.instance,), _enum_problem(error, path).hint, at_key=True)]
+    if error.validator in ("enum", "const"):
+        return [_enum_problem(error, path)]
+    return [_simple_problem(error, path)]
+
+
+def schema_problems(validator: Draft202012Validator, instance: Any, base: Path_ = ()) -> list[Problem]:
+    """Every schema error of `instance` as problems located under `base`."""
+    return [p for error in validator.iter_errors(instance) for p in _problems(error, base)]
