@@ -1,0 +1,283 @@
+"""The object stores: a local directory and S3 (moto's server over HTTP), held to the same behaviour."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.s3server import S3Bucket, S3Server
+from trace_operators.contract import StorageRef
+from trace_operators.stores import ACCEPTED_FORMS, MiB, LocalStore, ObjectStore, S3Store, StoreError, open_store
+
+#: Bytes with every value in them, so nothing gets away with a text-mode round trip.
+PAYLOAD = bytes(range(256)) * 40 + b"\r\n\x00end"
+
+
+def _file(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture(params=["file", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    """The same tests against both stores; the S3 one has a prefix of its own."""
+    if request.param == "file":
+        return open_store(str(tmp_path / "store"))
+    bucket: S3Bucket = request.getfixturevalue("s3_bucket")
+    return open_store(f"{bucket.url}/some/prefix")
+
+
+def test_objects_round_trip_byte_for_byte(store: ObjectStore, tmp_path: Path) -> None:
+    source = _file(tmp_path, "chunk.parquet", PAYLOAD)
+    store.put_file(store.key("cryo/1/blocks/a.parquet"), source)
+    store.put_bytes(store.key("cryo/1/blocks/_SUCCESS"), b'{"ok": true}')
+
+    assert store.get_bytes(store.key("cryo/1/blocks/a.parquet")) == PAYLOAD
+    assert store.get_bytes(store.key("cryo/1/blocks/_SUCCESS")) == b'{"ok": true}'
+    assert store.list_sizes(store.key("cryo/1/blocks/")) == {
+        store.key("cryo/1/blocks/a.parquet"): len(PAYLOAD),
+        store.key("cryo/1/blocks/_SUCCESS"): 12,
+    }
+    assert source.read_bytes() == PAYLOAD, "the source is the caller's to delete"
+
+
+def test_missing_objects_are_none_and_overwrites_replace(store: ObjectStore) -> None:
+    assert store.get_bytes(store.key("nothing/here")) is None
+    assert store.list_sizes(store.key("nothing/")) == {}
+
+    store.put_bytes(store.key("a/b"), b"first, longer")
+    store.put_bytes(store.key("a/b"), b"second")
+    assert store.get_bytes(store.key("a/b")) == b"second"
+    assert store.list_sizes(store.key("a/")) == {store.key("a/b"): 6}
+
+
+def test_prefixes_list_like_s3(store: ObjectStore) -> None:
+    for relative in ("cryo/1/x", "cryo/1/deep/y", "cryo/10/z", "cryo2/w"):
+        store.put_bytes(store.key(relative), relative.encode())
+
+    assert store.list_sizes(store.key("cryo/1/")) == {store.key("cryo/1/x"): 8, store.key("cryo/1/deep/y"): 13}
+    assert set(store.list_sizes(store.key("cryo/1"))) == {
+        store.key(k) for k in ("cryo/1/x", "cryo/1/deep/y", "cryo/10/z")
+    }
+    assert set(store.list_sizes(store.key("cryo"))) == {
+        store.key(k) for k in ("cryo/1/x", "cryo/1/deep/y", "cryo/10/z", "cryo2/w")
+    }
+    assert set(store.list_sizes(store.key(""))) == set(store.list_sizes(store.key("cryo")))
+
+
+def test_a_missing_source_file_is_a_store_error(store: ObjectStore, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="put .*a.parquet.* failed: (No such file or directory|FileNotFoundError)$"):
+        store.put_file(store.key("p/a.parquet"), tmp_path / "missing")
+    assert store.list_sizes(store.key("")) == {}
+
+
+@pytest.mark.parametrize("key", ["../x", "/abs", "a/../b", "a/./b", "a//b", "", "a/", "..", "a\\b", "a\x00b"])
+def test_keys_that_could_escape_are_refused(store: ObjectStore, key: str) -> None:
+    message = f"invalid object key {key!r}: keys are '/'-separated names"
+    for call in (lambda: store.put_bytes(key, b"x"), lambda: store.get_bytes(key)):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            call()
+
+
+@pytest.mark.parametrize("prefix", ["../", "/abs/", "a//", "a/../"])
+def test_prefixes_that_could_escape_are_refused(store: ObjectStore, prefix: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"invalid object key {prefix!r}")):
+        store.list_sizes(prefix)
+    with pytest.raises(ValueError, match=re.escape(f"invalid object key {prefix!r}")):
+        store.key(prefix)
+
+
+# -- the local store ----------------------------------------------------------------------------
+
+
+def _all_names(root: Path) -> set[str]:
+    return {str(Path(d, n).relative_to(root)) for d, dirs, files in os.walk(root) for n in dirs + files}
+
+
+def test_local_writes_leave_no_temporary_files_and_temporary_files_are_never_listed(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    store.put_file("p/a.parquet", _file(tmp_path, "a", PAYLOAD))
+    store.put_bytes("p/_SUCCESS", b"{}")
+    assert _all_names(store.root) == {"p", "p/a.parquet", "p/_SUCCESS"}
+
+    # What a writer killed between write and rename leaves behind.
+    (store.root / "p" / ".b.parquet.tmp-0123456789ab").write_bytes(b"half")
+    assert store.list_sizes("p/") == {"p/a.parquet": len(PAYLOAD), "p/_SUCCESS": 2}
+    assert store.get_bytes("p/b.parquet") is None
+
+
+def test_local_failed_put_leaves_no_temporary_file(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    with pytest.raises(StoreError, match=re.escape("local store put 'p/a.parquet' failed: No such file or directory")):
+        store.put_file("p/a.parquet", tmp_path / "missing")
+    assert _all_names(store.root) == {"p"}
+
+
+def test_local_put_file_survives_deleting_the_source(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    source = _file(tmp_path, "a.parquet", PAYLOAD)
+    store.put_file("p/a.parquet", source)
+    source.unlink()
+    assert store.get_bytes("p/a.parquet") == PAYLOAD
+
+
+def test_local_refuses_keys_named_like_its_temporary_files(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    with pytest.raises(ValueError, match=re.escape("invalid object key 'p/.a.tmp-1': names like")):
+        store.put_bytes("p/.a.tmp-1", b"x")
+
+
+def test_local_listing_does_not_follow_symlinks_out_of_the_root(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.parquet").write_bytes(b"not yours")
+    store = LocalStore(tmp_path / "store")
+    store.put_bytes("p/a", b"a")
+    (store.root / "p" / "link").symlink_to(outside)
+    (store.root / "p" / "file-link").symlink_to(outside / "secret.parquet")
+    assert store.list_sizes("") == {"p/a": 1}
+
+
+def test_local_ref_names_the_root(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    assert store.ref("cryo/1/") == StorageRef("file", str(tmp_path / "store"), "cryo/1/", "*.parquet")
+
+
+# -- the S3 store -------------------------------------------------------------------------------
+
+
+def test_s3_keys_and_refs_carry_the_url_prefix(s3_bucket: S3Bucket) -> None:
+    store = open_store(f"{s3_bucket.url}/some/prefix/")
+    store.put_bytes(store.key("cryo/_SUCCESS"), b"{}")
+    listed = s3_bucket.client.list_objects_v2(Bucket=s3_bucket.name)["Contents"]
+    assert [item["Key"] for item in listed] == ["some/prefix/cryo/_SUCCESS"]
+    assert store.ref(store.key("cryo/")) == StorageRef("s3", "cryo-test", "some/prefix/cryo/", "*.parquet")
+
+
+def test_s3_uploads_large_files_in_parts(s3_bucket: S3Bucket, tmp_path: Path) -> None:
+    store = S3Store(s3_bucket.name, part_bytes=5 * MiB)
+    big = bytes(range(256)) * (12 * MiB // 256) + b"tail"
+    store.put_file("big.parquet", _file(tmp_path, "big", big))
+    store.put_file("small.parquet", _file(tmp_path, "small", PAYLOAD))
+
+    head = s3_bucket.client.head_object(Bucket=s3_bucket.name, Key="big.parquet")
+    assert head["ETag"].strip('"').endswith("-3"), "5 + 5 + 2 MiB"
+    assert head["ContentLength"] == len(big)
+    assert "-" not in s3_bucket.client.head_object(Bucket=s3_bucket.name, Key="small.parquet")["ETag"]
+    assert store.get_bytes("big.parquet") == big
+    assert store.list_sizes("") == {"big.parquet": len(big), "small.parquet": len(PAYLOAD)}
+
+
+def test_s3_parts_below_the_s3_minimum_are_refused() -> None:
+    with pytest.raises(ValueError, match=re.escape("part_bytes must be at least 5242880 (5 MiB)")):
+        S3Store("cryo-test", part_bytes=MiB)
+
+
+def test_s3_store_is_shared_by_threads(s3_bucket: S3Bucket) -> None:
+    store = open_store(s3_bucket.url)
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: store.put_bytes(f"t/{i:02d}", bytes([i]) * i), range(1, 33)))
+    assert store.list_sizes("t/") == {f"t/{i:02d}": i for i in range(1, 33)}
+
+
+def test_s3_errors_name_the_operation_bucket_and_code_never_the_credentials(
+    s3_bucket: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEYID1234")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-Value-That-Must-Not-Leak")
+    store = open_store("s3://no-such-bucket/pre")
+    source = _file(tmp_path, "a", PAYLOAD)
+    calls = {
+        "put s3://no-such-bucket/pre/k": lambda: store.put_bytes(store.key("k"), b"x"),
+        "put s3://no-such-bucket/pre/f": lambda: store.put_file(store.key("f"), source),
+        "get s3://no-such-bucket/pre/k": lambda: store.get_bytes(store.key("k")),
+        "list s3://no-such-bucket/pre/": lambda: store.list_sizes(store.key("")),
+    }
+    for where, call in calls.items():
+        with pytest.raises(StoreError) as caught:
+            call()
+        assert str(caught.value) == f"S3 {where} failed: NoSuchBucket"
+        told = "".join(traceback.format_exception(caught.value))
+        assert "s3cr3t" not in told and "AKIAEXAMPLEKEYID1234" not in told
+
+
+def test_s3_unreachable_endpoint_is_a_store_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_CONFIG_FILE": "/dev/null"}
+    store = S3Store("cryo-test", env=env, max_attempts=1)
+    with pytest.raises(StoreError, match=re.escape("S3 get s3://cryo-test/k failed: EndpointConnectionError")):
+        store.get_bytes("k")
+
+
+def test_s3_reads_its_settings_from_the_env_it_is_given(
+    s3_bucket: S3Bucket, moto_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in moto_server.env:
+        monkeypatch.delenv(name)
+    store = open_store(s3_bucket.url, env=moto_server.env)
+    store.put_bytes("k", b"through the given env")
+    assert s3_bucket.client.get_object(Bucket=s3_bucket.name, Key="k")["Body"].read() == b"through the given env"
+
+
+# -- open_store ---------------------------------------------------------------------------------
+
+
+def test_open_store_local_forms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    relative = open_store("cryo-data")
+    assert (relative.scheme, relative.bucket) == ("file", str(tmp_path / "cryo-data"))
+    assert open_store(f"file://{tmp_path}/a%20b").bucket == str(tmp_path / "a b")
+    assert open_store(f"file://localhost{tmp_path}").bucket == str(tmp_path)
+    assert open_store(f"file:{tmp_path}").bucket == str(tmp_path)
+
+
+def test_open_store_s3_forms() -> None:
+    bare = open_store("s3://my-bucket")
+    assert isinstance(bare, S3Store)
+    assert (bare.scheme, bare.bucket, bare.key("x/y")) == ("s3", "my-bucket", "x/y")
+    prefixed = open_store("s3://my.bucket-1/a/b/")
+    assert (prefixed.bucket, prefixed.key("x"), prefixed.key("")) == ("my.bucket-1", "a/b/x", "a/b/")
+    assert S3Store("my-bucket", "a/b").key("x") == S3Store("my-bucket", "a/b/").key("x") == "a/b/x"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("", f"the store is empty: give {ACCEPTED_FORMS}"),
+        ("   ", f"the store is empty: give {ACCEPTED_FORMS}"),
+        ("http://example.com/x", f"store scheme 'http' is not supported: give {ACCEPTED_FORMS}"),
+        ("gs://bucket", f"store scheme 'gs' is not supported: give {ACCEPTED_FORMS}"),
+        ("s3://", "an S3 store needs a bucket name of 3 to 63 lowercase letters"),
+        ("s3:///prefix", "an S3 store needs a bucket name of 3 to 63 lowercase letters"),
+        ("s3://ab", "an S3 store needs a bucket name of 3 to 63 lowercase letters"),
+        ("s3://My-Bucket", "an S3 store needs a bucket name of 3 to 63 lowercase letters"),
+        ("s3://bucket-", "an S3 store needs a bucket name of 3 to 63 lowercase letters"),
+        ("s3://bucket:9000/x", "an S3 store needs a bucket name of 3 to 63 lowercase letters"),
+        ("s3:bucket", f"an S3 store is written s3://bucket[/prefix]; give {ACCEPTED_FORMS}"),
+        ("s3://bucket/x?versionId=1", f"an S3 store is written s3://bucket[/prefix]; give {ACCEPTED_FORMS}"),
+        ("s3://bucket/a/../b", "invalid object key 'a/../b'"),
+        ("file://otherhost/x", "a file store URL names a local path, as file:///absolute/path"),
+        ("file:relative/x", "a file store URL needs an absolute path, as file:///absolute/path"),
+    ],
+)
+def test_open_store_refuses_other_forms(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        open_store(url)
+
+
+def test_open_store_never_echoes_credentials_in_an_s3_url() -> None:
+    with pytest.raises(ValueError) as caught:
+        open_store("s3://AKIAEXAMPLE:hunter2hunter2@bucket/x")
+    assert str(caught.value) == (
+        "credentials do not belong in the store URL: S3 credentials come from the standard AWS environment"
+    )
