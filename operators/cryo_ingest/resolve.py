@@ -9,6 +9,7 @@ from cryo_ingest.endpoints import resolve_endpoint
 from cryo_ingest.extractors import extractor_name, load_extractor
 from cryo_ingest.validation import validate_job
 from trace_operators.contract import FatalError, Partition, ResolvedJob
+from trace_operators.schema_errors import field_name
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -18,7 +19,7 @@ def _invalid(job: Mapping[str, Any]) -> str | None:
     if not errors:
         return None
     first = errors[0]
-    where = ".".join(str(p) for p in first.path) or "the job block"
+    where = field_name(first.path)
     more = f" (and {len(errors) - 1} more: run cryo-ingest validate)" if len(errors) > 1 else ""
     return f"invalid job: {where}: [{first.rule}] {first.message}{more}"
 

@@ -26,7 +26,7 @@ _TYPE_NAMES = {"integer": "an integer", "string": "a string", "object": "a mappi
                "boolean": "true or false", "number": "a number", "null": "null"}
 
 
-def _field(path: Path_) -> str:
+def field_name(path: Path_) -> str:
     """`("inputs", 0, "from")` -> `inputs[0].from`."""
     text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
     return text or "the job block"
@@ -38,7 +38,7 @@ def _unknown_keys(error: ValidationError, path: Path_) -> list[Problem]:
     return [
         Problem(
             "schema.unknown-key",
-            f"unknown key {key!r} in {_field(path)}",
+            f"unknown key {key!r} in {field_name(path)}",
             path + (key,),
             _did_you_mean(str(key), allowed) or f"allowed keys: {', '.join(allowed)}",
             at_key=True,
@@ -50,8 +50,9 @@ def _unknown_keys(error: ValidationError, path: Path_) -> list[Problem]:
 def _enum_problem(error: ValidationError, path: Path_) -> Problem:
     allowed = [error.validator_value] if error.validator == "const" else list(error.validator_value)
     hint = _did_you_mean(str(error.instance), [str(a) for a in allowed])
-    hint = hint or "allowed: " + ", ".join(_show(a) for a in allowed)
-    return Problem("schema.value", f"{_field(path)} is {_show(error.instance)}, which is not allowed", path, hint)
+    shown = ", ".join(_show(a) for a in allowed[:8]) + (", ..." if len(allowed) > 8 else "")
+    hint = hint or f"allowed: {shown}"
+    return Problem("schema.value", f"{field_name(path)} is {_show(error.instance)}, which is not allowed", path, hint)
 
 
 def _simple_problem(error: ValidationError, path: Path_) -> Problem:
@@ -60,25 +61,25 @@ def _simple_problem(error: ValidationError, path: Path_) -> Problem:
     kind = error.validator
     if kind == "required":
         missing = error.message.split("'")[1]
-        return Problem("schema.missing-key", f"{_field(path)} is missing the required key {missing!r}", path,
+        return Problem("schema.missing-key", f"{field_name(path)} is missing the required key {missing!r}", path,
                        f"add {missing}:")
     if kind == "type":
         types = [error.validator_value] if isinstance(error.validator_value, str) else error.validator_value
         want = " or ".join(_TYPE_NAMES[t] for t in types)
-        return Problem("schema.type", f"{_field(path)} must be {want}, not {_show(error.instance)}", path, described)
+        return Problem("schema.type", f"{field_name(path)} must be {want}, not {_show(error.instance)}", path, described)
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[kind]
-        return Problem("schema.range", f"{_field(path)} is {_show(error.instance)}; it must be {bound} {error.validator_value}",
+        return Problem("schema.range", f"{field_name(path)} is {_show(error.instance)}; it must be {bound} {error.validator_value}",
                        path, described)
     if kind == "pattern":
-        return Problem("schema.pattern", f"{_field(path)} is {_show(error.instance)}, which does not have the expected form",
+        return Problem("schema.pattern", f"{field_name(path)} is {_show(error.instance)}, which does not have the expected form",
                        path, described or f"expected: {error.validator_value}")
     if kind == "uniqueItems":
         seen = [v for i, v in enumerate(error.instance) if v in error.instance[:i]]
-        return Problem("schema.items", f"{_field(path)} lists {_show(seen[0])} more than once", path, "list each once")
+        return Problem("schema.items", f"{field_name(path)} lists {_show(seen[0])} more than once", path, "list each once")
     if kind in ("minItems", "maxItems", "minLength"):
-        return Problem("schema.items", f"{_field(path)}: {error.message}", path, described)
-    return Problem("schema.shape", f"{_field(path)} has not the expected shape ({error.validator})", path, described)
+        return Problem("schema.items", f"{field_name(path)}: {error.message}", path, described)
+    return Problem("schema.shape", f"{field_name(path)} has not the expected shape ({error.validator})", path, described)
 
 
 def _problems(error: ValidationError, base: Path_) -> list[Problem]:
@@ -89,7 +90,7 @@ def _problems(error: ValidationError, base: Path_) -> list[Problem]:
         # Report the alternative that came closest: the one whose error lies deepest.
         return _problems(max(error.context, key=lambda e: len(e.absolute_path)), base)
     if "propertyNames" in error.schema_path:
-        return [Problem("schema.value", f"{_field(path)} has the key {_show(error.instance)}, which is not allowed",
+        return [Problem("schema.value", f"{field_name(path)} has the key {_show(error.instance)}, which is not allowed",
                         path + (error.instance,), _enum_problem(error, path).hint, at_key=True)]
     if error.validator in ("enum", "const"):
         return [_enum_problem(error, path)]

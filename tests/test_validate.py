@@ -1,0 +1,140 @@
+"""`cryo-ingest validate` and `schema` as DAG authors and CI run them."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT
+from trace_operators.plugins import load_operators
+from trace_operators.validation import validate_file
+
+INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
+EXPECT = re.compile(rb"^# expect: (\S+) at (\d+):(\d+)$", re.M)
+LINE = re.compile(r"^(.+):(\d+):(\d+): (error|warning) \[([a-z0-9.-]+)\] .+$")
+
+
+def expectation(path: Path) -> tuple[str, int, int]:
+    rule, line, col = EXPECT.search(path.read_bytes()).groups()
+    return rule.decode(), int(line), int(col)
+
+
+def test_every_invalid_fixture_is_named_after_its_rule() -> None:
+    assert INVALID, "no invalid fixtures"
+    for path in INVALID:
+        assert expectation(path)[0] == path.stem
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_fixture_reports_its_rule_at_its_line(path: Path) -> None:
+    rule, line, col = expectation(path)
+    findings = validate_file(path, load_operators())
+    assert [(f.line, f.col) for f in findings if f.rule == rule] == [(line, col)]
+    severity = "warning" if rule == "cryo.pre-byzantium" else "error"
+    assert {f.severity for f in findings if f.rule == rule} == {severity}
+
+
+def test_cli_over_the_invalid_folder(cli) -> None:
+    done = cli("validate", str(FIXTURES / "invalid"))
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert all(LINE.match(line) for line in lines), [l for l in lines if not LINE.match(l)]
+    reported = {(Path(m[1]).stem, m[5], int(m[2]), int(m[3])) for m in map(LINE.match, lines)}
+    for path in INVALID:
+        rule, line, col = expectation(path)
+        assert (path.stem, rule, line, col) in reported
+    assert "Traceback" not in done.stderr
+
+
+def test_valid_fixtures_pass_and_name_what_they_do_not_validate(cli) -> None:
+    done = cli("validate", str(FIXTURES / "valid"))
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.splitlines() == [
+        f"{FIXTURES}/valid/bootstrap.yaml:12:15: warning [dag.unknown-operator] job 'range_request' uses operator "
+        "'range_splitter', which no installed plugin provides: not validated (hint: install the plugin that "
+        "provides it)"
+    ]
+
+
+def test_strict_makes_unknown_operators_errors(cli) -> None:
+    done = cli("validate", "--strict", str(FIXTURES / "valid" / "bootstrap.yaml"))
+    assert done.returncode == 1
+    assert ": error [dag.unknown-operator] job 'range_request'" in done.stdout
+
+
+def test_json_format(cli) -> None:
+    done = cli("validate", "--format", "json", str(FIXTURES / "invalid" / "schema.unknown-key.yaml"))
+    assert done.returncode == 1
+    report = json.loads(done.stdout)
+    assert report["errors"] == 1
+    assert report["findings"] == [{
+        "file": str(FIXTURES / "invalid" / "schema.unknown-key.yaml"), "line": 10, "col": 7, "severity": "error",
+        "rule": "schema.unknown-key", "message": "unknown key 'chunksize' in config",
+        "hint": "did you mean 'chunk_size'?",
+    }]
+
+
+def test_usage_errors_exit_2(cli) -> None:
+    assert cli("validate").returncode == 2
+    assert cli("validate", "--format", "xml", "x.yaml").returncode == 2
+
+
+def test_a_missing_file_is_a_problem_line(cli) -> None:
+    done = cli("validate", "nowhere.yaml")
+    assert done.returncode == 1
+    assert done.stdout.startswith("nowhere.yaml:1:1: error [yaml.unreadable] ")
+
+
+def test_secrets_never_printed_whole(cli) -> None:
+    whole = {"hunter2hunter2", "Qmx7Kd9fP2vR8sT4wY6zA1bC3eG5hJ", "AKIAIOSFODNN7EXAMPLE",
+             "9fK2mQ7xL4pR8vT1wZ6yB3nC5hJ0dG", "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+             "test test test test test test test test test test test junk"}
+    for fmt in ("text", "json"):
+        done = cli("validate", "--format", fmt, str(FIXTURES / "invalid"))
+        for secret in whole:
+            assert secret not in done.stdout and secret not in done.stderr
+
+
+def test_secret_through_an_alias_is_caught(tmp_path: Path) -> None:
+    dag = tmp_path / "dag.yaml"
+    dag.write_text(
+        "name: aliased\n"
+        "x-endpoints:\n"
+        "  monad: &rpc monad\n"
+        "  leaked: &leak https://monad.example.org/rpc?apikey=" + "k3Y" * 8 + "\n"
+        "jobs:\n"
+        "  - name: cryo_bootstrap\n"
+        "    operator: cryo_ingest\n"
+        "    config:\n"
+        "      chain_id: 10143\n"
+        "      datasets: [blocks]\n"
+        "      rpc_pool: *leak\n"
+    )
+    findings = [(f.rule, f.line) for f in validate_file(dag, load_operators())]
+    assert ("secret.url-credentials", 4) in findings
+    assert all(rule.startswith("secret.") for rule, _ in findings)
+
+
+def test_defaults_apply_and_problems_point_at_them(tmp_path: Path) -> None:
+    dag = tmp_path / "dag.yaml"
+    dag.write_text(
+        "name: d\n"
+        "defaults:\n"
+        "  max_attempts: 500\n"
+        "jobs:\n"
+        "  - name: cryo_bootstrap\n"
+        "    operator: cryo_ingest\n"
+        "    config: {chain_id: 1, datasets: [blocks], rpc_pool: eth}\n"
+    )
+    findings = validate_file(dag, load_operators())
+    assert [(f.rule, f.line, f.col) for f in findings] == [("schema.range", 3, 17)]
+
+
+def test_schema_command_and_the_published_file_are_identical(cli) -> None:
+    published = (ROOT / "schemas" / "cryo_ingest.job.schema.json").read_text()
+    assert cli("schema", check=True).stdout == published
+    operator = load_operators().get("cryo_ingest")
+    assert operator.job_schema() == json.loads(published)
