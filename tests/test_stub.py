@@ -1,0 +1,391 @@
+"""The stub extractor: Cryo's exact schemas, a consistent synthetic chain, deterministic files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from cryo_ingest import stub
+from cryo_ingest.cryo_schemas import SCHEMAS
+from cryo_ingest.versions import chunk_file_name
+
+CHAIN_ID = 10143
+ANVIL = Path(__file__).resolve().parents[1] / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+
+
+# TODO(lead): move to shared anvil fixture. A real node and the real Cryo wheel, to read the schemas
+# Cryo writes: a value transfer, a deployment, and a call that logs, calls back and creates.
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _rpc(url: str, method: str, *params: Any) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        answer = json.load(response)
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+def _wait_until_up(url: str) -> None:
+    for _ in range(200):
+        try:
+            _rpc(url, "eth_chainId")
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("anvil did not answer")
+
+
+# LOG1(topic 42, 32 bytes of memory), CALL the caller with no value, CREATE an empty contract, STOP.
+_RUNTIME = "602a60206000a1" + "6000600060006000600033" + "5af150" + "600060006000f050" + "00"
+# Copy the runtime (after this 12-byte prefix) to memory and return it.
+_DEPLOY = f"60{len(_RUNTIME) // 2:02x}600c600039" + f"60{len(_RUNTIME) // 2:02x}6000f3" + _RUNTIME
+
+
+def _make_activity(url: str) -> int:
+    """Mine blocks 1 (a transfer, a deployment), 2 (a logging call, a type-1 transfer), 3 (empty)."""
+    alice, bob = _rpc(url, "eth_accounts")[:2]
+    _rpc(url, "evm_setAutomine", False)
+    legacy = {"type": "0x0", "gasPrice": hex(2 * 10**9)}
+    _rpc(url, "eth_sendTransaction", {"from": alice, "to": bob, "value": hex(10**18), **legacy})
+    deployment = _rpc(url, "eth_sendTransaction", {"from": alice, "data": "0x" + _DEPLOY, "gas": hex(200_000)})
+    _rpc(url, "evm_mine")
+    contract = _rpc(url, "eth_getTransactionReceipt", deployment)["contractAddress"]
+    _rpc(url, "eth_sendTransaction", {"from": bob, "to": contract, "data": "0x1234", "gas": hex(300_000)})
+    access_list = {"type": "0x1", "gasPrice": hex(3 * 10**9)}
+    _rpc(url, "eth_sendTransaction", {"from": alice, "to": bob, "value": "0x5", **access_list})
+    _rpc(url, "evm_mine")
+    _rpc(url, "evm_mine")
+    return int(_rpc(url, "eth_blockNumber"), 16)
+
+
+@pytest.fixture(scope="module")
+def cryo_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    """The four default datasets of a small anvil chain, extracted by the real Cryo wheel."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    node = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(CHAIN_ID),
+                             "--timestamp", "1700000000", "--silent"])
+    try:
+        _wait_until_up(url)
+        head = _make_activity(url)
+        out = tmp_path_factory.mktemp("cryo")
+        code = (
+            "import cryo, json; print(json.dumps(cryo.freeze(['blocks', 'transactions', 'logs', 'traces'], "
+            f"blocks=['0:{head + 1}'], rpc={url!r}, output_dir={str(out)!r}, network_name='{CHAIN_ID}', "
+            "verbose=False, no_report=True)))"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout.strip().splitlines()[-1])["n_errored"] == 0
+        yield {dataset: out / chunk_file_name(CHAIN_ID, dataset, 0, head) for dataset in stub.DATASETS}
+    finally:
+        node.terminate()
+        node.wait(timeout=10)
+
+
+# --- schemas --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dataset", stub.DATASETS)
+def test_schemas_are_exactly_those_cryo_writes(dataset: str, cryo_files: dict[str, Path], tmp_path: Path) -> None:
+    cryo_file = cryo_files[dataset]
+    [stub_file] = stub.write_chunks([dataset], CHAIN_ID, 0, 99, 100, tmp_path)[dataset]
+    assert pq.read_schema(cryo_file).equals(SCHEMAS[dataset], check_metadata=True)
+    assert pq.read_schema(stub_file).equals(pq.read_schema(cryo_file), check_metadata=True)
+    assert pq.read_table(cryo_file).num_rows > 0
+    # The Parquet-level schema too (physical and logical types, repetition), and Cryo's default codec.
+    cryo_parquet, stub_parquet = pq.ParquetFile(cryo_file), pq.ParquetFile(stub_file)
+    assert stub_parquet.schema.equals(cryo_parquet.schema)
+    codecs = {cryo_parquet.metadata.row_group(0).column(i).compression for i in range(len(SCHEMAS[dataset]))}
+    stub_codecs = {stub_parquet.metadata.row_group(0).column(i).compression for i in range(len(SCHEMAS[dataset]))}
+    assert codecs == stub_codecs == {"LZ4"}
+
+
+@pytest.mark.parametrize("dataset", stub.DATASETS)
+def test_chunk_table_has_the_embedded_schema(dataset: str) -> None:
+    assert stub.chunk_table(dataset, CHAIN_ID, 7, 20).schema.equals(SCHEMAS[dataset], check_metadata=True)
+
+
+# --- the chain ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chain() -> dict[str, pa.Table]:
+    """Ten thousand blocks of every dataset, generated in one chunk."""
+    return {dataset: stub.chunk_table(dataset, CHAIN_ID, 0, 9_999) for dataset in stub.DATASETS}
+
+
+def test_one_row_per_block_with_increasing_timestamps(chain: dict[str, pa.Table]) -> None:
+    blocks = chain["blocks"]
+    assert blocks["block_number"].to_pylist() == list(range(10_000))
+    assert blocks["timestamp"].to_pylist() == [1_700_000_000 + n for n in range(10_000)]
+    assert len(set(blocks["block_hash"].to_pylist())) == 10_000
+    assert {len(h) for h in blocks["block_hash"].to_pylist()} == {32}
+    assert {len(a) for a in blocks["author"].to_pylist()} == {20}
+    assert set(blocks["chain_id"].to_pylist()) == {CHAIN_ID}
+
+
+def test_density(chain: dict[str, pa.Table]) -> None:
+    def keys(table: pa.Table) -> list[tuple[int, int]]:
+        return list(zip(table["block_number"].to_pylist(), table["transaction_index"].to_pylist()))
+
+    per_block = Counter(chain["transactions"]["block_number"].to_pylist())
+    assert 3.5 <= chain["transactions"].num_rows / 10_000 <= 4.5
+    assert 10_000 - len(per_block) > 0, "some blocks are empty"
+    assert max(per_block.values()) == stub.MAX_TRANSACTIONS
+    transactions = set(keys(chain["transactions"]))
+    for dataset in ("logs", "traces"):
+        per_tx = Counter(keys(chain[dataset]))
+        assert set(per_tx) == transactions, f"every transaction has {dataset}"
+        assert set(per_tx.values()) == {1, 2, 3}
+
+
+def test_logs_and_traces_refer_to_transactions_of_their_block(chain: dict[str, pa.Table]) -> None:
+    def triples(table: pa.Table) -> list[tuple[int, int, bytes]]:
+        columns = ("block_number", "transaction_index", "transaction_hash")
+        return list(zip(*(table[c].to_pylist() for c in columns)))
+
+    transactions = triples(chain["transactions"])
+    assert len({h for _, _, h in transactions}) == len(transactions), "transaction hashes are unique"
+    assert set(triples(chain["logs"])) <= set(transactions)
+    assert set(triples(chain["traces"])) <= set(transactions)
+    block_hash = chain["blocks"]["block_hash"].to_pylist()
+    traces = chain["traces"]
+    assert [block_hash[n] for n in traces["block_number"].to_pylist()] == traces["block_hash"].to_pylist()
+
+
+def test_indices_run_from_zero_within_their_block_or_transaction(chain: dict[str, pa.Table]) -> None:
+    def runs(table: pa.Table, group: list[str], index: str) -> bool:
+        seen: Counter[tuple[int, ...]] = Counter()
+        for row in zip(*(table[c].to_pylist() for c in group), table[index].to_pylist()):
+            key, value = row[:-1], row[-1]
+            if value != seen[key]:
+                return False
+            seen[key] += 1
+        return True
+
+    assert runs(chain["transactions"], ["block_number"], "transaction_index")
+    assert runs(chain["logs"], ["block_number"], "log_index")
+    traces = chain["traces"]
+    top = pc.equal(traces["trace_address"], "")
+    assert traces.filter(top).num_rows == chain["transactions"].num_rows
+    subtraces = Counter(zip(traces["block_number"].to_pylist(), traces["transaction_index"].to_pylist()))
+    for row in traces.filter(top).select(["block_number", "transaction_index", "subtraces"]).to_pylist():
+        assert row["subtraces"] == subtraces[(row["block_number"], row["transaction_index"])] - 1
+    assert set(traces["trace_address"].to_pylist()) == {"", "0", "1"}
+
+
+def test_transaction_values_agree_with_each_other(chain: dict[str, pa.Table]) -> None:
+    transactions = chain["transactions"].to_pylist()
+    for tx in transactions:
+        value = int.from_bytes(tx["value_binary"], "big")
+        assert len(tx["value_binary"]) == 32
+        assert tx["value_string"] == str(value) and tx["value_f64"] == float(value)
+        data = tx["input"]
+        assert (tx["n_input_bytes"], tx["n_input_zero_bytes"]) == (len(data), data.count(0))
+        assert tx["n_input_nonzero_bytes"] == len(data) - data.count(0)
+        assert len(tx["from_address"]) == 20 and tx["gas_limit"] >= tx["gas_used"] >= 21_000
+        assert tx["success"] is True and tx["transaction_type"] in (0, 1, 2)
+        dynamic = tx["transaction_type"] == 2
+        assert (tx["max_fee_per_gas"] is not None) == (tx["max_priority_fee_per_gas"] is not None) == dynamic
+        if dynamic:
+            assert tx["max_fee_per_gas"] >= tx["gas_price"] >= tx["max_priority_fee_per_gas"]
+    base_fee = chain["blocks"]["base_fee_per_gas"].to_pylist()
+    assert all(tx["gas_price"] >= base_fee[tx["block_number"]] for tx in transactions)
+    assert {tx["value_string"] for tx in transactions} > {"0"}
+    gas = Counter()
+    for tx in transactions:
+        gas[tx["block_number"]] += tx["gas_used"]
+    assert chain["blocks"]["gas_used"].to_pylist() == [gas[n] for n in range(10_000)]
+
+
+def test_creates_and_calls_are_traced_as_such(chain: dict[str, pa.Table]) -> None:
+    transactions = {(tx["block_number"], tx["transaction_index"]): tx for tx in chain["transactions"].to_pylist()}
+    creates = 0
+    for trace in chain["traces"].filter(pc.equal(chain["traces"]["trace_address"], "")).to_pylist():
+        tx = transactions[(trace["block_number"], trace["transaction_index"])]
+        assert trace["action_from"] == tx["from_address"] and trace["action_to"] == tx["to_address"]
+        assert trace["action_value"] == tx["value_string"]
+        if tx["to_address"] is None:
+            creates += 1
+            assert trace["action_type"] == "create" and trace["action_init"] == tx["input"]
+            assert trace["action_input"] is None and trace["action_call_type"] is None
+            assert len(trace["result_address"]) == 20 and trace["result_code"] in tx["input"]
+        else:
+            assert trace["action_type"] == "call" and trace["action_call_type"] == "call"
+            assert trace["action_input"] == tx["input"] and trace["result_address"] is None
+        assert trace["result_gas_used"] <= trace["action_gas"]
+    assert 0 < creates < len(transactions) / 8
+
+
+def test_topics_are_present_up_to_a_null(chain: dict[str, pa.Table]) -> None:
+    logs = chain["logs"]
+    for row in logs.select(["topic0", "topic1", "topic2", "topic3"]).to_pylist():
+        topics = [row[f"topic{k}"] for k in range(4)]
+        present = [t is not None for t in topics]
+        assert present == sorted(present, reverse=True) and present[0]
+        assert all(len(t) == 32 for t in topics if t is not None)
+
+
+def test_parent_hashes_chain_across_chunk_boundaries(tmp_path: Path) -> None:
+    files = stub.write_chunks(["blocks"], CHAIN_ID, 0, 2_499, 1_000, tmp_path)["blocks"]
+    hashes = pa.concat_tables(pq.read_table(f) for f in files)["block_hash"].to_pylist()
+    parents = stub.parent_hashes(CHAIN_ID, 0, 2_499).to_pylist()
+    assert parents[0] == bytes(32)
+    assert parents[1:] == hashes[:-1]
+    assert stub.parent_hashes(CHAIN_ID, 1_000, 1_000).to_pylist() == [hashes[999]]
+
+
+def test_a_block_has_the_same_rows_whichever_chunk_holds_it() -> None:
+    for dataset in stub.DATASETS:
+        a = stub.chunk_table(dataset, CHAIN_ID, 0, 999)
+        b = stub.chunk_table(dataset, CHAIN_ID, 637, 1_900)
+        overlap_a, overlap_b = (t.filter(pc.greater_equal(t["block_number"], 637)) for t in (a, b))
+        overlap_b = overlap_b.filter(pc.less_equal(overlap_b["block_number"], 999))
+        assert overlap_a.num_rows > 0
+        assert overlap_a.equals(overlap_b), dataset
+
+
+#: Digests of the values of blocks 0..99 for each STUB_VERSION: a change of values must bump it.
+PINNED = {
+    "1": {
+        "blocks": (100, "d768fc72f1a2b97689c9ac6c2a919142f8ab8906a63f47653ef1a3572b3cd27a"),
+        "transactions": (417, "0013db5cb0f4ed4af1dc7c4ca24e69b58e16837a56259b1116679375366cd32f"),
+        "logs": (839, "f339ffd7aafb68ea381e2091fc3e504b02517acf70485e9dbc7b83e765f6eb29"),
+        "traces": (829, "a68bf1323e401abfcd7239abf04f3047eb91f201a3483f9708dda7b89d8f311c"),
+    },
+}
+
+
+@pytest.mark.parametrize("dataset", stub.DATASETS)
+def test_values_are_pinned_to_the_stub_version(dataset: str) -> None:
+    table = stub.chunk_table(dataset, CHAIN_ID, 0, 99)
+    digest = hashlib.sha256(repr(table.to_pydict()).encode()).hexdigest()
+    assert (table.num_rows, digest) == PINNED[stub.STUB_VERSION][dataset]
+
+
+def test_another_chain_is_another_chain() -> None:
+    ours = stub.chunk_table("blocks", CHAIN_ID, 0, 9)["block_hash"].to_pylist()
+    theirs = stub.chunk_table("blocks", 1, 0, 9)
+    assert set(theirs["chain_id"].to_pylist()) == {1}
+    assert not set(ours) & set(theirs["block_hash"].to_pylist())
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+
+def test_chunks_file_names_and_an_uneven_last_chunk(tmp_path: Path) -> None:
+    calls = []
+    written = stub.write_chunks(["blocks", "logs"], CHAIN_ID, 5, 2_504, 1_000, tmp_path, on_chunk=lambda: calls.append(1))
+    names = ["00000005_to_00001004", "00001005_to_00002004", "00002005_to_00002504"]
+    assert written == {d: [tmp_path / f"{CHAIN_ID}__{d}__{n}.parquet" for n in names] for d in ("blocks", "logs")}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for paths in written.values() for p in paths)
+    assert len(calls) == 3
+    for path, (first, last) in zip(written["blocks"], [(5, 1_004), (1_005, 2_004), (2_005, 2_504)]):
+        assert pq.read_table(path)["block_number"].to_pylist() == list(range(first, last + 1))
+    for path in written["logs"]:
+        first, last = (int(n) for n in path.stem.split("__")[2].split("_to_"))
+        block_numbers = pq.read_table(path)["block_number"]
+        assert first <= pc.min(block_numbers).as_py() and pc.max(block_numbers).as_py() <= last
+
+
+def test_a_chunk_of_one_empty_block_writes_empty_tables(tmp_path: Path) -> None:
+    blocks = stub.chunk_table("blocks", CHAIN_ID, 0, 999)
+    empty = blocks["block_number"][pc.index(blocks["gas_used"], 0).as_py()].as_py()
+    written = stub.write_chunks(stub.DATASETS, CHAIN_ID, empty, empty, 1, tmp_path)
+    assert pq.read_table(written["blocks"][0]).num_rows == 1
+    for dataset in ("transactions", "logs", "traces"):
+        table = pq.read_table(written[dataset][0])
+        assert table.num_rows == 0 and table.schema.equals(SCHEMAS[dataset])
+
+
+def test_the_same_range_writes_the_same_bytes(tmp_path: Path) -> None:
+    (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
+    one = stub.write_chunks(stub.DATASETS, CHAIN_ID, 100, 1_599, 500, tmp_path / "one")
+    two = stub.write_chunks(stub.DATASETS, CHAIN_ID, 100, 1_599, 500, tmp_path / "two")
+    for dataset in stub.DATASETS:
+        assert [p.name for p in one[dataset]] == [p.name for p in two[dataset]]
+        assert [p.read_bytes() for p in one[dataset]] == [p.read_bytes() for p in two[dataset]]
+
+
+def test_a_failing_heartbeat_stops_after_whole_files(tmp_path: Path) -> None:
+    def cancel() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        stub.write_chunks(stub.DATASETS, CHAIN_ID, 0, 2_999, 1_000, tmp_path, on_chunk=cancel)
+    expected = sorted(chunk_file_name(CHAIN_ID, dataset, 0, 999) for dataset in stub.DATASETS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == expected
+
+
+@pytest.mark.parametrize(
+    ("compression", "level", "codec"),
+    [("lz4", None, "LZ4"), ("snappy", None, "SNAPPY"), ("uncompressed", None, "UNCOMPRESSED"),
+     ("zstd", None, "ZSTD"), ("zstd", 3, "ZSTD"), ("gzip", 6, "GZIP"), ("brotli", None, "BROTLI")],
+)
+def test_compression(compression: str, level: int | None, codec: str, tmp_path: Path) -> None:
+    [path] = stub.write_chunks(["logs"], CHAIN_ID, 0, 99, 100, tmp_path, compression, level)["logs"]
+    metadata = pq.ParquetFile(path).metadata
+    assert {metadata.row_group(0).column(i).compression for i in range(metadata.num_columns)} == {codec}
+    assert pq.read_table(path).equals(stub.chunk_table("logs", CHAIN_ID, 0, 99))
+
+
+def test_row_group_size(tmp_path: Path) -> None:
+    [path] = stub.write_chunks(["traces"], CHAIN_ID, 0, 99, 100, tmp_path, row_group_size=100)["traces"]
+    rows = stub.chunk_table("traces", CHAIN_ID, 0, 99).num_rows
+    assert pq.ParquetFile(path).metadata.num_row_groups == -(-rows // 100)
+    (tmp_path / "whole").mkdir()
+    [whole] = stub.write_chunks(["traces"], CHAIN_ID, 0, 99, 100, tmp_path / "whole")["traces"]
+    assert pq.ParquetFile(whole).metadata.num_row_groups == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"datasets": ["txs"]}, "the stub extractor has no dataset 'txs'; it has blocks, transactions, logs, traces"),
+        ({"compression": "lz4_raw"}, "unknown compression 'lz4_raw'; expected one of lz4, snappy, uncompressed, zstd, gzip, brotli"),
+        ({"compression": "snappy", "compression_level": 3}, "compression 'snappy' takes no level"),
+        ({"chunk_size": 0}, "chunk_size must be at least 1, got 0"),
+        ({"start": 10}, f"block range 10..9 is not within 0..{stub.MAX_BLOCK} in order"),
+        ({"end": stub.MAX_BLOCK + 1}, f"block range 0..{stub.MAX_BLOCK + 1} is not within 0..{stub.MAX_BLOCK} in order"),
+    ],
+)
+def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str, tmp_path: Path) -> None:
+    arguments = {"datasets": ["blocks"], "chain_id": CHAIN_ID, "start": 0, "end": 9, "chunk_size": 10, "out_dir": tmp_path}
+    arguments.update(kwargs)
+    with pytest.raises(ValueError) as raised:
+        stub.write_chunks(**arguments)
+    assert str(raised.value) == message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_speed_of_all_four_datasets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Prints, never asserts, the speed: 100,000 blocks in chunks of 1,000."""
+    began = time.perf_counter()
+    written = stub.write_chunks(stub.DATASETS, CHAIN_ID, 0, 99_999, 1_000, tmp_path)
+    seconds = time.perf_counter() - began
+    size = sum(p.stat().st_size for paths in written.values() for p in paths)
+    assert {d: len(paths) for d, paths in written.items()} == {d: 100 for d in stub.DATASETS}
+    with capsys.disabled():
+        print(f"\nstub write_chunks, 4 datasets, 100,000 blocks in chunks of 1,000: {seconds:.2f} s, "
+              f"{100_000 / seconds:,.0f} blocks/s, {size / 1e6:.1f} MB")
