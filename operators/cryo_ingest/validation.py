@@ -8,13 +8,11 @@ from functools import cache
 from importlib import resources
 from typing import Any, Iterator, Mapping
 
-from jsonschema import Draft202012Validator
-
 from cryo_ingest.config import DEFAULT_CHUNK_SIZE, MAX_FILES_PER_PARTITION
 from cryo_ingest.datasets import canonical
 from trace_operators import secrets
 from trace_operators.contract import Problem
-from trace_operators.schema_errors import schema_problems
+from trace_operators.schema_errors import SchemaCheck
 
 #: Ethereum mainnet receipts carry a status only from Byzantium on.
 BYZANTIUM_BLOCK = 4_370_000
@@ -27,15 +25,15 @@ def schema_text() -> str:
 
 
 @cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_text()))
+def _schema_check() -> SchemaCheck:
+    return SchemaCheck(json.loads(schema_text()))
 
 
 def validate_job(job: Mapping[str, Any]) -> list[Problem]:
     """Secrets first, then the schema, then the rules a schema cannot say."""
     found = secrets.scan(job)
-    found += schema_problems(_validator(), job)
-    if isinstance(job.get("config"), Mapping):
+    found += _schema_check().problems(job)
+    if isinstance(job.get("config"), dict):
         found += _job_rules(job)
     return found
 
@@ -111,14 +109,14 @@ def _column_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
     listed = {canonical(n) for n in config.get("datasets") or () if isinstance(n, str)}
     for option in ("include_columns", "exclude_columns"):
         per_dataset = config.get(option)
-        if not isinstance(per_dataset, Mapping):
+        if not isinstance(per_dataset, dict):
             continue
         for name in per_dataset:
             if isinstance(name, str) and canonical(name) and canonical(name) not in listed:
                 yield Problem("config.columns", f"{option} names {name!r}, which is not in config.datasets",
                               ("config", option, name), f"add {name} to datasets or remove these columns", at_key=True)
     include, exclude = config.get("include_columns"), config.get("exclude_columns")
-    if isinstance(include, Mapping) and isinstance(exclude, Mapping):
+    if isinstance(include, dict) and isinstance(exclude, dict):
         for name, columns in include.items():
             both = sorted(set(columns or ()) & set(exclude.get(name) or ()))
             if both:

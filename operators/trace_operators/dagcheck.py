@@ -14,13 +14,13 @@ RESERVED_FIELDS = ("max_queue_depth", "max_queue_age", "backpressure_mode")
 
 def _jobs_of(data: Any) -> tuple[list[Any], Path_, bool] | Problem:
     """The job list of a document, its path, and whether the document is a whole DAG."""
-    if isinstance(data, Mapping) and "jobs" in data:
+    if isinstance(data, dict) and "jobs" in data:
         if not isinstance(data["jobs"], list):
             return Problem("dag.shape", "jobs must be a list of job blocks", ("jobs",))
         return data["jobs"], ("jobs",), True
     if isinstance(data, list):
         return data, (), False
-    if isinstance(data, Mapping):
+    if isinstance(data, dict):
         return [data], (), False
     return Problem("dag.shape", "the document is neither a DAG, a list of job blocks, nor one job block", (),
                    "write a mapping with jobs: [...], or a job block with name:, operator: and config:")
@@ -33,7 +33,7 @@ def _dag_level(data: Mapping[str, Any]) -> Iterator[Problem]:
                           f"a DAG holds {', '.join(DAG_KEYS)} and x-* keys for anchors", at_key=True)
         elif key.startswith("x-") or key == "defaults":
             yield from secrets.scan(data[key], (key,))
-    if "defaults" in data and not isinstance(data["defaults"], Mapping):
+    if "defaults" in data and not isinstance(data["defaults"], dict):
         yield Problem("dag.shape", "defaults must be a mapping of job fields", ("defaults",))
 
 
@@ -45,12 +45,12 @@ def _job_level(job: Mapping[str, Any], at: Path_) -> Iterator[Problem]:
 
 
 def _references(jobs: list[Any], base: Path_) -> Iterator[Problem]:
-    outputs = {j.get("name"): j.get("outputs") for j in jobs if isinstance(j, Mapping)}
+    outputs = {j.get("name"): j.get("outputs") for j in jobs if isinstance(j, dict)}
     for i, job in enumerate(jobs):
-        inputs = job.get("inputs") if isinstance(job, Mapping) else None
+        inputs = job.get("inputs") if isinstance(job, dict) else None
         for k, item in enumerate(inputs if isinstance(inputs, list) else ()):
-            source = item.get("from") if isinstance(item, Mapping) else None
-            if not isinstance(source, Mapping) or "job" not in source:
+            source = item.get("from") if isinstance(item, dict) else None
+            if not isinstance(source, dict) or "job" not in source:
                 continue
             at = base + (i, "inputs", k, "from")
             name, index = source["job"], source.get("output")
@@ -65,7 +65,7 @@ def _references(jobs: list[Any], base: Path_) -> Iterator[Problem]:
 def _duplicate_names(jobs: list[Any], base: Path_) -> Iterator[Problem]:
     first: dict[Any, int] = {}
     for i, job in enumerate(jobs):
-        name = job.get("name") if isinstance(job, Mapping) else None
+        name = job.get("name") if isinstance(job, dict) else None
         if isinstance(name, str) and name in first:
             yield Problem("dag.duplicate-name", f"job name {name!r} is already used by job {first[name] + 1}",
                           base + (i, "name"), "give each job a unique name")
@@ -110,11 +110,11 @@ def check_document(data: Any, operators: Operators, strict: bool = False) -> tup
     defaults: Mapping[str, Any] = {}
     if whole_dag:
         problems += _dag_level(data)
-        defaults = data.get("defaults") if isinstance(data.get("defaults"), Mapping) else {}
+        defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
     moved: dict[Path_, Path_] = {}
     for i, job in enumerate(jobs):
         at = base + (i,)
-        if not isinstance(job, Mapping):
+        if not isinstance(job, dict):
             problems.append(Problem("dag.shape", "a job block must be a mapping", at))
             continue
         for key in defaults.keys() - job.keys():
@@ -133,8 +133,8 @@ def find_job(data: Any, name: str) -> dict[str, Any] | None:
     found = _jobs_of(data)
     if isinstance(found, Problem):
         return None
-    defaults = data.get("defaults") if found[2] and isinstance(data.get("defaults"), Mapping) else {}
+    defaults = data.get("defaults") if found[2] and isinstance(data.get("defaults"), dict) else {}
     for job in found[0]:
-        if isinstance(job, Mapping) and job.get("name") == name:
+        if isinstance(job, dict) and job.get("name") == name:
             return {**defaults, **job}
     return None
