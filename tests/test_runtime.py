@@ -1,0 +1,142 @@
+"""The PerPartition contract in process: heartbeats, cancellation, deadlines, retries, progress, logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from cryo_ingest.plugin import CryoIngest
+from trace_operators import logs
+from trace_operators.contract import Partition, TaskContext, TaskResult
+from trace_operators.progress import Progress
+from trace_operators.runtime import Runner
+from trace_operators.stores import open_store
+
+JOB = {"name": "boot", "operator": "cryo_ingest", "max_attempts": 3, "scaling": {"max_concurrency": 2},
+       "config": {"chain_id": 7, "datasets": ["blocks", "logs"], "rpc_pool": "p", "chunk_size": 100,
+                  "start_block": 0, "end_block": 999, "partition_size": 250}}
+LOGGER = logging.getLogger("test")
+
+
+def context(tmp_path: Path, **kw) -> TaskContext:
+    return TaskContext("task-1", 1, open_store(str(tmp_path / "store")), tmp_path / "staging", LOGGER, **kw)
+
+
+def test_heartbeat_between_chunks(tmp_path: Path) -> None:
+    beats = []
+    operator = CryoIngest()
+    resolved = operator.resolve_job(JOB, {})
+    result = operator.run_partition(resolved, Partition(0, 549), context(tmp_path, heartbeat=lambda: beats.append(1)))
+    assert result.outcome == "success"
+    # Six chunks extracted, twelve files published, and the checks before extraction.
+    assert len(beats) >= 6 + 12
+
+
+@pytest.mark.parametrize("how", ["cancel", "deadline"])
+def test_cancelled_or_late_task_is_retryable_and_publishes_nothing(tmp_path: Path, how: str) -> None:
+    operator = CryoIngest()
+    resolved = operator.resolve_job(JOB, {})
+    cancel = threading.Event()
+    beats = []
+
+    def heartbeat() -> None:
+        beats.append(1)
+        if len(beats) == 3:
+            cancel.set()
+
+    ctx = context(tmp_path, heartbeat=heartbeat, cancel=cancel) if how == "cancel" else \
+        context(tmp_path, deadline=time.monotonic() - 1)
+    result = operator.run_partition(resolved, Partition(0, 999), ctx)
+    assert result.outcome == "retryable_error"
+    assert result.error_message == {"cancel": "the task was cancelled",
+                                     "deadline": "the task ran past its deadline"}[how]
+    assert not list((tmp_path / "store").rglob("_SUCCESS"))
+    assert not list((tmp_path / "staging").rglob("*.parquet"))
+
+
+def test_store_failure_is_retried_with_backoff_then_reported(tmp_path: Path, s3_bucket) -> None:
+    operator = CryoIngest()
+    resolved = operator.resolve_job(JOB, {})
+    delays: list[float] = []
+    done = []
+    runner = Runner(operator, resolved, open_store("s3://no-such-bucket-here"), tmp_path / "staging", LOGGER,
+                    on_done=done.append, sleep=delays.append)
+    summary = runner.run(operator.plan(resolved, resolved.range))
+    assert [r.outcome for r in summary.results] == ["retryable_error"] * 4
+    assert [r.attempt for r in summary.results] == [3] * 4
+    assert delays == [1.0, 2.0] * 4
+    assert len(done) == 4
+    assert "NoSuchBucket" in summary.results[0].error_message
+    assert summary.text().startswith("0/4 partitions published")
+
+
+def test_fatal_error_is_not_retried(tmp_path: Path) -> None:
+    operator = CryoIngest()
+    resolved = operator.resolve_job(JOB, {})
+    delays: list[float] = []
+    runner = Runner(operator, resolved, open_store(str(tmp_path / "store")), tmp_path / "staging", LOGGER,
+                    sleep=delays.append)
+    # A task id that could escape the staging root is fatal: retrying cannot help.
+    partition = Partition(0, 99, partition_key="../../escape")
+    [result] = runner.run([partition]).results
+    assert result.outcome == "fatal_error" and result.attempt == 1 and delays == []
+    assert "task_id" in result.error_message
+
+
+def test_runner_results_in_partition_order_and_bounded_concurrency(tmp_path: Path) -> None:
+    operator = CryoIngest()
+    resolved = operator.resolve_job(JOB, {})
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    def heartbeat() -> None:
+        with lock:
+            peak[0] = max(peak[0], active[0])
+
+    class Counting(CryoIngest):
+        def run_partition(self, resolved, partition, ctx):
+            with lock:
+                active[0] += 1
+            try:
+                ctx.heartbeat = heartbeat
+                return super().run_partition(resolved, partition, ctx)
+            finally:
+                with lock:
+                    active[0] -= 1
+
+    runner = Runner(Counting(), resolved, open_store(str(tmp_path / "store")), tmp_path / "staging", LOGGER)
+    summary = runner.run(operator.plan(resolved, resolved.range))
+    assert [r.task_id for r in summary.results] == ["boot-0-249", "boot-250-499", "boot-500-749", "boot-750-999"]
+    assert summary.blocks == 1000 and peak[0] <= 2
+
+
+def test_progress_draws_on_a_terminal_only() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen, pipe = Terminal(), io.StringIO()
+    for stream in (screen, pipe):
+        progress = Progress(2, 500, stream)
+        for i in range(2):
+            progress.update(TaskResult(f"t{i}", 1, "success", metrics={"blocks": 250}))
+        progress.close()
+    assert pipe.getvalue() == ""
+    last = screen.getvalue().split("\r")[-1]
+    assert last.startswith("2/2 partitions  500/500 blocks  ") and "ETA 0:00" in last and last.endswith("\n")
+
+
+def test_json_logs_are_redacted(capsys) -> None:
+    secret = "http://user:pa55word@10.0.0.1:8545/v2/" + "Ab3" * 8
+    logger = logs.configure("json", secrets=[secret])
+    logger.warning("connecting to %s failed", secret)
+    entry = json.loads(capsys.readouterr().err)
+    assert entry["level"] == "warning" and entry["logger"] == "cryo_ingest"
+    assert "pa55word" not in entry["message"] and "Ab3Ab3" not in entry["message"]
+    assert entry["message"].startswith("connecting to ")
