@@ -138,3 +138,53 @@ def test_schema_command_and_the_published_file_are_identical(cli) -> None:
     assert cli("schema", check=True).stdout == published
     operator = load_operators().get("cryo_ingest")
     assert operator.job_schema() == json.loads(published)
+
+
+def test_pre_commit_hook_runs_the_validator(cli) -> None:
+    import yaml
+
+    [hook] = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    assert hook["id"] == "cryo-ingest-validate" and hook["entry"] == "cryo-ingest validate"
+    assert re.search(hook["files"], "dags/monad.yaml") and not re.search(hook["files"], "README.md")
+    good = cli(*hook["entry"].split()[1:], str(FIXTURES / "valid" / "seed_example.yaml"))
+    bad = cli(*hook["entry"].split()[1:], str(FIXTURES / "invalid" / "secret.jwt.yaml"))
+    assert (good.returncode, bad.returncode) == (0, 1)
+
+
+def test_editor_schema_applies_the_job_schema_to_cryo_ingest_jobs() -> None:
+    import yaml
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+
+    schemas = {p.name: json.loads(p.read_text()) for p in (ROOT / "schemas").glob("*.json")}
+    registry = Registry().with_resources(
+        (name, Resource.from_contents(body)) for name, body in schemas.items())
+    editor = Draft202012Validator(schemas["dag.schema.json"], registry=registry)
+    for schema in schemas.values():
+        Draft202012Validator.check_schema(schema)
+    assert editor.is_valid(yaml.safe_load((FIXTURES / "valid" / "bootstrap.yaml").read_text()))
+    for rule in ("schema.unknown-key", "schema.type", "schema.value", "schema.range", "schema.pattern"):
+        assert not editor.is_valid(yaml.safe_load((FIXTURES / "invalid" / f"{rule}.yaml").read_text())), rule
+
+
+def test_every_schema_field_has_title_description_and_examples() -> None:
+    schema = json.loads((ROOT / "schemas" / "cryo_ingest.job.schema.json").read_text())
+    assert schema["$id"] and schema["$schema"].endswith("/2020-12/schema")
+
+    def fields(node, path=()):
+        for name, sub in node.get("properties", {}).items():
+            yield path + (name,), sub
+            yield from fields(sub, path + (name,))
+
+    defs = [(("$defs", name), sub) for name, sub in schema["$defs"].items()]
+    nested = [field for _, sub in defs for field in fields(sub)]
+    for name, sub in [*fields(schema), *defs, *nested]:
+        if "$ref" not in sub:
+            assert {"title", "description", "examples"} <= sub.keys(), name
+
+
+def test_schema_lists_exactly_the_catalogued_datasets() -> None:
+    from cryo_ingest.datasets import ALIASES, CANONICAL
+
+    schema = json.loads((ROOT / "schemas" / "cryo_ingest.job.schema.json").read_text())
+    assert schema["$defs"]["dataset"]["enum"] == [*CANONICAL, *ALIASES]
