@@ -56,7 +56,9 @@ PLAIN_CODECS = ("lz4", "snappy", "uncompressed")
 LEVELLED_CODECS = {"zstd": (1, 22, 3), "gzip": (0, 10, 6), "brotli": (0, 11, 1)}
 
 #: A JSON-RPC error that means the node lacks a method or a tracer (not that a call failed).
-_MISSING = re.compile(r"\b(method|tracer)\b.*\b(not found|does not exist|not available|not supported|unsupported)", re.I)
+_MISSING = re.compile(
+    r"\b(method|tracer)\b.*\b(not found|does not exist|not available|not supported|unsupported)", re.I
+)
 
 
 class NodeError(Exception):
@@ -149,23 +151,28 @@ def cryo_runs(request: ExtractRequest) -> list[dict[str, Any]]:
         **output_kwargs(request.output),
         **throughput_kwargs(request.throughput),
     }
+    output = request.output
     groups: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     for dataset in request.datasets:
-        key = (tuple(request.output.include_columns.get(dataset, ())), tuple(request.output.exclude_columns.get(dataset, ())))
+        key = (tuple(output.include_columns.get(dataset, ())), tuple(output.exclude_columns.get(dataset, ())))
         groups.setdefault(key, []).append(dataset)
     return [
-        {"datasets": datasets, "kwargs": {**common, "include_columns": list(include) or None, "exclude_columns": list(exclude) or None}}
+        {"datasets": datasets,
+         "kwargs": {**common, "include_columns": list(include) or None, "exclude_columns": list(exclude) or None}}
         for (include, exclude), datasets in groups.items()
     ]
 
 
 def output_kwargs(output: OutputOptions) -> dict[str, Any]:
     """Cryo's keyword arguments for the options that change the bytes written."""
-    kwargs: dict[str, Any] = {"hex": output.hex, "compression": compression_arg(output.compression, output.compression_level)}
+    kwargs: dict[str, Any] = {
+        "hex": output.hex,
+        "compression": compression_arg(output.compression, output.compression_level),
+    }
     if output.u256_types is not None:
-        unknown = sorted(set(output.u256_types) - set(U256_TYPES))
-        if unknown or not output.u256_types:
-            raise FatalError(f"u256_types must be a non-empty list of {', '.join(U256_TYPES)}; got {list(output.u256_types)}")
+        if not output.u256_types or not set(output.u256_types) <= set(U256_TYPES):
+            raise FatalError(f"u256_types must be a non-empty list of {', '.join(U256_TYPES)}; "
+                             f"got {list(output.u256_types)}")
         kwargs["u256_types"] = list(output.u256_types)
     if output.row_group_size is not None:
         kwargs["row_group_size"] = _positive("row_group_size", output.row_group_size)
@@ -239,7 +246,9 @@ def check_head(endpoint: Endpoint, start: int, end: int) -> None:
     """Retryable when the range reaches past the chain head: the chain may grow."""
     head = _quantity(endpoint, "eth_blockNumber")
     if end > head:
-        raise RetryableError(f"blocks {max(start, head + 1)}..{end} are past the chain head {head} of pool {endpoint.pool}")
+        raise RetryableError(
+            f"blocks {max(start, head + 1)}..{end} are past the chain head {head} of pool {endpoint.pool}"
+        )
 
 
 def _quantity(endpoint: Endpoint, method: str) -> int:
@@ -343,7 +352,9 @@ class ChildResult:
     said: str
 
 
-def run_child(runs: list[dict[str, Any]], endpoint: Endpoint, out_dir: Path, ctx: TaskContext, memory_limit: int) -> ChildResult:
+def run_child(
+    runs: list[dict[str, Any]], endpoint: Endpoint, out_dir: Path, ctx: TaskContext, memory_limit: int
+) -> ChildResult:
     """Run Cryo in a child; its counts, or `RetryableError` with its redacted stderr, or `Cancelled`."""
     request = json.dumps({"memory_limit": memory_limit, "runs": runs}).encode()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TRACE_", "AWS_"))}
@@ -355,17 +366,26 @@ def run_child(runs: list[dict[str, Any]], endpoint: Endpoint, out_dir: Path, ctx
             cwd=out_dir, env=env, start_new_session=True,
         )
         try:
-            assert child.stdin is not None
-            child.stdin.write(request)
-            child.stdin.close()
+            _send(child, request)
             _wait(child, ctx)
         finally:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
-        stdout.seek(0)
-        stderr.seek(0)
-        return child_result(child.returncode, stdout.read().decode(errors="replace"), stderr.read().decode(errors="replace"), endpoint)
+        texts = []
+        for file in (stdout, stderr):
+            file.seek(0)
+            texts.append(file.read().decode(errors="replace"))
+        return child_result(child.returncode, *texts, endpoint)
+
+
+def _send(child: subprocess.Popen[bytes], request: bytes) -> None:
+    assert child.stdin is not None
+    try:
+        child.stdin.write(request)
+        child.stdin.close()
+    except BrokenPipeError:
+        pass  # the child died before reading: its exit status and stderr tell why
 
 
 def _wait(child: subprocess.Popen[bytes], ctx: TaskContext) -> None:
@@ -389,14 +409,23 @@ def _wait(child: subprocess.Popen[bytes], ctx: TaskContext) -> None:
 def child_result(returncode: int, stdout: str, stderr: str, endpoint: Endpoint) -> ChildResult:
     """The child's counts line, or `RetryableError` saying how it ended."""
     said = redact(summarise(stderr), endpoint)
-    lines = stdout.strip().splitlines()
-    if returncode == 0 and lines:
-        counts = json.loads(lines[-1])
-        return ChildResult({key: int(counts[key]) for key in COUNTS}, said)
-    how = f"was killed by {signal.Signals(-returncode).name}" if returncode < 0 else f"exited with {returncode}"
+    if returncode == 0:
+        try:
+            counts = json.loads(stdout.strip().splitlines()[-1])
+            return ChildResult({key: int(counts[key]) for key in COUNTS}, said)
+        except (IndexError, KeyError, TypeError, ValueError):
+            pass
+    how = f"was killed by {_signal_name(-returncode)}" if returncode < 0 else f"exited with {returncode}"
     if said.endswith("TypeError: failed"):
         said += _NO_CAUSE
     raise RetryableError(f"Cryo, reading pool {endpoint.pool}, {how}: {said or 'no output'}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 _NO_CAUSE = (" (Cryo's Python binding gives no cause: the node failed a call, or a column of "
@@ -429,7 +458,8 @@ def collect_files(request: ExtractRequest, chunks: list[tuple[int, int]], result
     n_errored = result.counts["n_errored"]
     if missing or n_errored:
         pool = request.endpoint.pool if request.endpoint else "?"
-        ranges = "; ".join(f"blocks {first}..{last} ({', '.join(names)})" for (first, last), names in sorted(missing.items()))
+        ranges = "; ".join(f"blocks {first}..{last} ({', '.join(names)})"
+                           for (first, last), names in sorted(missing.items()))
         said = f"; Cryo said: {result.said}" if result.said else ""
         raise RetryableError(f"Cryo failed {n_errored} chunk(s) reading pool {pool}; missing: {ranges or 'none'}{said}")
     return files

@@ -65,8 +65,9 @@ PROBES: dict[str, tuple[str, tuple[Any, ...]]] = {
                     ("debug_traceBlockByNumber", ({"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}},))),
     "geth_calls": ("debug_traceBlockByNumber", ({"tracer": "callTracer", "tracerConfig": {}},)),
     "four_byte_counts": ("debug_traceBlockByNumber", ({"tracer": "4byteTracer"},)),
-    "geth_opcodes": ("debug_traceBlockByNumber",
-                     ({"disableStack": True, "disableStorage": True, "enableMemory": False, "enableReturnData": True},)),
+    "geth_opcodes": ("debug_traceBlockByNumber", (
+        {"disableStack": True, "disableStorage": True, "enableMemory": False, "enableReturnData": True},
+    )),
 }
 
 

@@ -1,0 +1,207 @@
+"""pytest plugin: a real anvil node holding the deterministic test chain, and a JSON-RPC proxy to it.
+
+`anvil` (session) starts the binary from npm and builds `tests/chain.py`'s chain once; `other_anvil`
+starts a node of another chain; `rpc_proxy` puts a proxy in front of `anvil` that accepts any path
+and user info and can misbehave on purpose (refuse methods, fail blocks, slow down, pose as another
+chain, drop receipt statuses). A missing binary fails the tests: it never skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.chain import Chain, build_chain, rpc
+
+ROOT = Path(__file__).resolve().parent.parent
+ANVIL_BIN = ROOT / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
+CHAIN_ID = 10143
+OTHER_CHAIN_ID = 31337
+
+
+@dataclass
+class Node:
+    """A running anvil: its URL, chain id and, for the test chain, what the chain holds."""
+
+    url: str
+    chain_id: int
+    process: subprocess.Popen[bytes]
+    chain: Chain | None = None
+
+    @property
+    def head(self) -> int:
+        assert self.chain is not None
+        return self.chain.head
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def anvil_binary() -> Path:
+    """The anvil binary: `$TRACE_ANVIL_BIN` or the npm package's; fails the test when it is missing."""
+    binary = Path(os.environ.get("TRACE_ANVIL_BIN") or ANVIL_BIN)
+    if not os.access(binary, os.X_OK):
+        message = f"anvil is missing at {binary}: run make test to install anvil (or set TRACE_ANVIL_BIN)"
+        pytest.fail(message, pytrace=False)
+    return binary
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_anvil(chain_id: int) -> Node:
+    """anvil on a free loopback port, mining only when asked, in arrival order, with geth-style step traces."""
+    port = free_port()
+    command = [
+        str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
+        "--timestamp", "1700000000", "--silent", "--no-mining", "--order", "fifo", "--steps-tracing",
+    ]
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: nobody reads it while anvil runs
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        node = Node(f"http://127.0.0.1:{port}", chain_id, process)
+        for _ in range(200):
+            try:
+                rpc(node.url, "eth_chainId", timeout=1)
+                return node
+            except OSError:
+                if process.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"anvil exited with {process.returncode}: {log.read().decode()[-500:]}", pytrace=False)
+                time.sleep(0.05)
+    node.stop()
+    pytest.fail("anvil did not answer within 10 s", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[Node]:
+    """The test chain (`tests/chain.py`) on anvil, chain id 10143, built once per session."""
+    node = start_anvil(CHAIN_ID)
+    try:
+        node.chain = build_chain(node.url)
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def other_anvil() -> Iterator[Node]:
+    """An empty anvil serving chain 31337."""
+    node = start_anvil(OTHER_CHAIN_ID)
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+class RpcProxy:
+    """A JSON-RPC proxy on its own loopback port that forwards to `upstream`, misbehaving as told."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        #: Methods answered with geth's "method does not exist" error.
+        self.refuse: set[str] = set()
+        #: Block numbers whose `eth_getBlockByNumber` gets an HTTP 503.
+        self.fail_blocks: set[int] = set()
+        #: Seconds to wait before answering each request.
+        self.delay = 0.0
+        #: The chain id to answer `eth_chainId` with instead of the node's.
+        self.chain_id: int | None = None
+        #: Drop `status` from receipts and give the pre-Byzantium `root` instead.
+        self.strip_status = False
+        self.calls: Counter[str] = Counter()
+        #: (path with query, Authorization header) of every request.
+        self.seen: set[tuple[str, str | None]] = set()
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def url(self, userinfo: str = "", path: str = "/") -> str:
+        return f"http://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}{path}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def answer(self, request: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+        """HTTP status and JSON-RPC answer to one request (None: no body)."""
+        method, params = request.get("method", ""), request.get("params") or []
+        self.calls[method] += 1
+        time.sleep(self.delay)
+        if method in self.refuse:
+            message = f"the method {method} does not exist/is not available"
+            return 200, {"jsonrpc": "2.0", "id": request.get("id"), "error": {"code": -32601, "message": message}}
+        if method == "eth_getBlockByNumber" and params and int(params[0], 16) in self.fail_blocks:
+            return 503, None
+        if method == "eth_chainId" and self.chain_id is not None:
+            return 200, {"jsonrpc": "2.0", "id": request.get("id"), "result": hex(self.chain_id)}
+        answer = json.loads(_forward(self.upstream, json.dumps(request).encode()))
+        if self.strip_status and method in ("eth_getBlockReceipts", "eth_getTransactionReceipt"):
+            receipts = answer.get("result")
+            for receipt in receipts if isinstance(receipts, list) else [receipts] if receipts else []:
+                receipt.pop("status", None)
+                receipt["root"] = "0x" + "11" * 32
+        return 200, answer
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # Cryo opens up to 100 connections at once: a short backlog drops some and costs 1 s retransmits.
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up (a killed Cryo) is no news
+
+
+def _forward(url: str, body: bytes) -> bytes:
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read()
+
+
+def _handler(proxy: RpcProxy) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            proxy.seen.add((self.path, self.headers.get("Authorization")))
+            status, answer = proxy.answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.dumps(answer).encode() if answer is not None else b""
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+@pytest.fixture
+def rpc_proxy(anvil: Node) -> Iterator[RpcProxy]:
+    """A proxy in front of the test chain's anvil; it behaves until a test tells it otherwise."""
+    proxy = RpcProxy(anvil.url)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
