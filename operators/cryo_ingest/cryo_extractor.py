@@ -31,7 +31,9 @@ from typing import Any, Iterable
 from cryo_ingest.cryo_child import COUNTS, URL_VARIABLE
 from cryo_ingest.datasets import CANONICAL, NEEDS, PROBES, STATUS_SINCE
 from cryo_ingest.extract import Endpoint, ExtractRequest, OutputOptions, Throughput
-from trace_operators.contract import Cancelled, FatalError, RetryableError, TaskContext
+from cryo_ingest.versions import chunk_file_name
+from trace_operators.contract import Cancelled, FatalError, Partition, RetryableError, TaskContext
+from trace_operators.planning import split_range
 from trace_operators.secrets import redact_text
 
 #: Address-space limit of the child (RLIMIT_AS): a bad request fails there, not on the worker.
@@ -119,7 +121,7 @@ def check_datasets(chain_id: int, datasets: tuple[str, ...]) -> None:
         raise FatalError(f"datasets must be distinct names of {', '.join(CANONICAL)}; got {list(datasets)}")
 
 
-def plan_chunks(start: int, end: int, chunk_size: int) -> list[tuple[int, int]]:
+def plan_chunks(start: int, end: int, chunk_size: int) -> list[Partition]:
     """Inclusive chunks of `chunk_size` blocks from `start`, as Cryo cuts `start:end+1`."""
     for name, value in (("start", start), ("end", end), ("chunk_size", chunk_size)):
         if type(value) is not int:
@@ -132,7 +134,7 @@ def plan_chunks(start: int, end: int, chunk_size: int) -> list[tuple[int, int]]:
     if blocks > MAX_BLOCKS or -(-blocks // chunk_size) > MAX_CHUNKS:
         raise FatalError(f"blocks {start}..{end} in chunks of {chunk_size} exceed one partition's bounds "
                          f"({MAX_BLOCKS:,} blocks, {MAX_CHUNKS:,} files)")
-    return [(first, min(first + chunk_size - 1, end)) for first in range(start, end + 1, chunk_size)]
+    return split_range(Partition(start, end), chunk_size)
 
 
 def cryo_runs(request: ExtractRequest) -> list[dict[str, Any]]:
@@ -235,16 +237,27 @@ def check_receipt_status(request: ExtractRequest) -> None:
 # --- the endpoint, checked over plain JSON-RPC ---
 
 
+# What an endpoint was found to serve holds for the life of the process: a worker running many
+# partitions asks once, not once a partition.
+_CHAINS: dict[Endpoint, int] = {}
+_HEADS: dict[Endpoint, int] = {}
+_METHODS: set[tuple[Endpoint, str]] = set()
+
+
 def check_chain_id(endpoint: Endpoint, chain_id: int) -> None:
     """Fatal when the endpoint serves another chain; retryable when it cannot be asked."""
-    served = _quantity(endpoint, "eth_chainId")
+    served = _CHAINS.get(endpoint)
+    if served is None:
+        served = _CHAINS[endpoint] = _quantity(endpoint, "eth_chainId")
     if served != chain_id:
         raise FatalError(f"pool {endpoint.pool} serves chain {served}, not chain {chain_id} of this job")
 
 
 def check_head(endpoint: Endpoint, start: int, end: int) -> None:
-    """Retryable when the range reaches past the chain head: the chain may grow."""
-    head = _quantity(endpoint, "eth_blockNumber")
+    """Retryable when the range reaches past the chain head: the chain may grow (so a head is asked again)."""
+    head = _HEADS.get(endpoint, -1)
+    if end > head:
+        head = _HEADS[endpoint] = _quantity(endpoint, "eth_blockNumber")
     if end > head:
         raise RetryableError(
             f"blocks {max(start, head + 1)}..{end} are past the chain head {head} of pool {endpoint.pool}"
@@ -268,9 +281,12 @@ def check_methods(endpoint: Endpoint, datasets: Iterable[str], block: int) -> No
         if dataset in PROBES:
             needing.setdefault(json.dumps(PROBES[dataset]), []).append(dataset)
     for shape, names in needing.items():
+        if (endpoint, shape) in _METHODS:
+            continue
         method, params = json.loads(shape)
         try:
             rpc_call(endpoint, method, hex(block), *params)
+            _METHODS.add((endpoint, shape))
         except NodeError as error:
             if error.missing_method:
                 raise FatalError(
@@ -442,19 +458,15 @@ def summarise(stderr: str) -> str:
 # --- what Cryo wrote ---
 
 
-def chunk_file(chain_id: int, dataset: str, first: int, last: int) -> str:
-    return f"{chain_id}__{dataset}__{first:08d}_to_{last:08d}.parquet"
-
-
-def collect_files(request: ExtractRequest, chunks: list[tuple[int, int]], result: ChildResult) -> dict[str, list[Path]]:
+def collect_files(request: ExtractRequest, chunks: list[Partition], result: ChildResult) -> dict[str, list[Path]]:
     """Every chunk file of every dataset, in block order; `RetryableError` naming the missing ranges."""
-    files = {dataset: [request.out_dir / chunk_file(request.chain_id, dataset, *chunk) for chunk in chunks]
+    files = {dataset: [request.out_dir / chunk_file_name(request.chain_id, dataset, c.start, c.end) for c in chunks]
              for dataset in request.datasets}
     missing: dict[tuple[int, int], list[str]] = {}
     for dataset, paths in files.items():
         for chunk, path in zip(chunks, paths):
             if not path.is_file():
-                missing.setdefault(chunk, []).append(dataset)
+                missing.setdefault((chunk.start, chunk.end), []).append(dataset)
     n_errored = result.counts["n_errored"]
     if missing or n_errored:
         pool = request.endpoint.pool if request.endpoint else "?"

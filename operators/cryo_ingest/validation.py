@@ -9,14 +9,10 @@ from importlib import resources
 from typing import Any, Iterator, Mapping
 
 from cryo_ingest.config import DEFAULT_CHUNK_SIZE, MAX_FILES_PER_PARTITION
-from cryo_ingest.datasets import canonical
+from cryo_ingest.datasets import STATUS_SINCE, canonical
 from trace_operators import secrets
 from trace_operators.contract import Problem
 from trace_operators.schema_errors import SchemaCheck
-
-#: Ethereum mainnet receipts carry a status only from Byzantium on.
-BYZANTIUM_BLOCK = 4_370_000
-
 
 @cache
 def schema_text() -> str:
@@ -124,13 +120,12 @@ def _column_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
                               ("config", "exclude_columns", name), "keep each column in one of the two lists")
 
 
-def _pre_byzantium(config: Mapping[str, Any]) -> Iterator[Problem]:
+def _pre_byzantium(config: dict[str, Any]) -> Iterator[Problem]:
     names = {canonical(n) for n in config.get("datasets") or () if isinstance(n, str)}
-    start = _int(config, "start_block")
+    start, since = _int(config, "start_block"), STATUS_SINCE.get(_int(config, "chain_id"))
     excluded = (config.get("exclude_columns") or {}).get("transactions") or ()
-    if (_int(config, "chain_id") == 1 and "transactions" in names and start is not None
-            and start < BYZANTIUM_BLOCK and "success" not in excluded):
+    if since and "transactions" in names and start is not None and start < since and "success" not in excluded:
         yield Problem("cryo.pre-byzantium",
-                      f"Ethereum mainnet receipts before block {BYZANTIUM_BLOCK:,} carry no status: Cryo fails every "
-                      "transactions chunk of this range with its default columns",
+                      f"receipts of chain {config['chain_id']} before block {since:,} carry no status: Cryo fails "
+                      "every transactions chunk of this range with its default columns",
                       ("config", "datasets"), "add exclude_columns: {transactions: [success]}", severity="warning")
