@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,86 +18,24 @@ import pytest
 from cryo_ingest import stub
 from cryo_ingest.cryo_schemas import SCHEMAS
 from cryo_ingest.versions import chunk_file_name
+from tests.anvil import Node
 
 CHAIN_ID = 10143
-ANVIL = Path(__file__).resolve().parents[1] / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-
-
-# TODO(lead): move to shared anvil fixture. A real node and the real Cryo wheel, to read the schemas
-# Cryo writes: a value transfer, a deployment, and a call that logs, calls back and creates.
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _rpc(url: str, method: str, *params: Any) -> Any:
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as response:
-        answer = json.load(response)
-    assert "error" not in answer, answer
-    return answer["result"]
-
-
-def _wait_until_up(url: str) -> None:
-    for _ in range(200):
-        try:
-            _rpc(url, "eth_chainId")
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("anvil did not answer")
-
-
-# LOG1(topic 42, 32 bytes of memory), CALL the caller with no value, CREATE an empty contract, STOP.
-_RUNTIME = "602a60206000a1" + "6000600060006000600033" + "5af150" + "600060006000f050" + "00"
-# Copy the runtime (after this 12-byte prefix) to memory and return it.
-_DEPLOY = f"60{len(_RUNTIME) // 2:02x}600c600039" + f"60{len(_RUNTIME) // 2:02x}6000f3" + _RUNTIME
-
-
-def _make_activity(url: str) -> int:
-    """Mine blocks 1 (a transfer, a deployment), 2 (a logging call, a type-1 transfer), 3 (empty)."""
-    alice, bob = _rpc(url, "eth_accounts")[:2]
-    _rpc(url, "evm_setAutomine", False)
-    legacy = {"type": "0x0", "gasPrice": hex(2 * 10**9)}
-    _rpc(url, "eth_sendTransaction", {"from": alice, "to": bob, "value": hex(10**18), **legacy})
-    deployment = _rpc(url, "eth_sendTransaction", {"from": alice, "data": "0x" + _DEPLOY, "gas": hex(200_000)})
-    _rpc(url, "evm_mine")
-    contract = _rpc(url, "eth_getTransactionReceipt", deployment)["contractAddress"]
-    _rpc(url, "eth_sendTransaction", {"from": bob, "to": contract, "data": "0x1234", "gas": hex(300_000)})
-    access_list = {"type": "0x1", "gasPrice": hex(3 * 10**9)}
-    _rpc(url, "eth_sendTransaction", {"from": alice, "to": bob, "value": "0x5", **access_list})
-    _rpc(url, "evm_mine")
-    _rpc(url, "evm_mine")
-    return int(_rpc(url, "eth_blockNumber"), 16)
 
 
 @pytest.fixture(scope="module")
-def cryo_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """The four default datasets of a small anvil chain, extracted by the real Cryo wheel."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    node = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(CHAIN_ID),
-                             "--timestamp", "1700000000", "--silent"])
-    try:
-        _wait_until_up(url)
-        head = _make_activity(url)
-        out = tmp_path_factory.mktemp("cryo")
-        code = (
-            "import cryo, json; print(json.dumps(cryo.freeze(['blocks', 'transactions', 'logs', 'traces'], "
-            f"blocks=['0:{head + 1}'], rpc={url!r}, output_dir={str(out)!r}, network_name='{CHAIN_ID}', "
-            "verbose=False, no_report=True)))"
-        )
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout.strip().splitlines()[-1])["n_errored"] == 0
-        yield {dataset: out / chunk_file_name(CHAIN_ID, dataset, 0, head) for dataset in stub.DATASETS}
-    finally:
-        node.terminate()
-        node.wait(timeout=10)
+def cryo_files(anvil: Node, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The four default datasets of the test chain, extracted by the real Cryo wheel."""
+    out = tmp_path_factory.mktemp("cryo")
+    code = (
+        "import cryo, json; print(json.dumps(cryo.freeze(['blocks', 'transactions', 'logs', 'traces'], "
+        f"blocks=['0:{anvil.head + 1}'], rpc={anvil.url!r}, output_dir={str(out)!r}, network_name='{CHAIN_ID}', "
+        "verbose=False, no_report=True)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["n_errored"] == 0
+    return {dataset: out / chunk_file_name(CHAIN_ID, dataset, 0, anvil.head) for dataset in stub.DATASETS}
 
 
 # --- schemas --------------------------------------------------------------------------------------
@@ -377,15 +312,3 @@ def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str, tmp_pat
         stub.write_chunks(**arguments)
     assert str(raised.value) == message
     assert list(tmp_path.iterdir()) == []
-
-
-def test_speed_of_all_four_datasets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Prints, never asserts, the speed: 100,000 blocks in chunks of 1,000."""
-    began = time.perf_counter()
-    written = stub.write_chunks(stub.DATASETS, CHAIN_ID, 0, 99_999, 1_000, tmp_path)
-    seconds = time.perf_counter() - began
-    size = sum(p.stat().st_size for paths in written.values() for p in paths)
-    assert {d: len(paths) for d, paths in written.items()} == {d: 100 for d in stub.DATASETS}
-    with capsys.disabled():
-        print(f"\nstub write_chunks, 4 datasets, 100,000 blocks in chunks of 1,000: {seconds:.2f} s, "
-              f"{100_000 / seconds:,.0f} blocks/s, {size / 1e6:.1f} MB")
