@@ -12,27 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import FIXTURES
 from trace_operators.documents import Document, LoadProblem, iter_yaml_files, load_document
 
-SPEC_BLOCK = """\
-- name: {name}
-  activation: reactive          # only value allowed for this operator
-  runtime: ecs_platform         # only value allowed
-  operator: cryo_ingest
-  execution_strategy: PerPartition
-  idle_timeout: 0
-  inputs:
-    - from: {{ job: range_request, output: 0 }}
-  config:
-    chain_id: 10143
-    datasets: [blocks, transactions, logs]
-    rpc_pool: monad
-  scaling:
-    max_concurrency: 20
-  outputs: 3                    # must equal len(config.datasets): output i is datasets[i]
-  update_strategy: replace      # the only strategy this operator supports; absent means replace
-  timeout_seconds: 3600
-"""
+#: The seed document's example job block, with its name made a template.
+SPEC_BLOCK = (FIXTURES / "valid" / "seed_example.yaml").read_text().split("\n", 1)[1].replace(
+    "{", "{{").replace("}", "}}").replace("name: cryo_bootstrap", "name: {name}")
 
 
 def write(tmp_path: Path, text: str, name: str = "dag.yaml") -> Path:

@@ -13,6 +13,7 @@ from importlib import resources
 import pytest
 import yaml
 
+from tests.conftest import FIXTURES
 from trace_operators.secrets import mask, redact_text, scan
 
 ALCHEMY_KEY = "Xk" + "7q_R2m-Z9p" * 3
@@ -243,25 +244,6 @@ def test_an_unquoted_hex_private_key_loaded_as_an_integer_is_reported() -> None:
     assert PRIVATE_KEY not in problem.message and problem.message.endswith(": 0x…b8")
 
 
-SPEC_JOB = """
-- name: cryo_bootstrap
-  activation: reactive          # only value allowed for this operator
-  runtime: ecs_platform         # only value allowed
-  operator: cryo_ingest
-  execution_strategy: PerPartition
-  idle_timeout: 0
-  inputs:
-    - from: { job: range_request, output: 0 }
-  config:
-    chain_id: 10143
-    datasets: [blocks, transactions, logs]
-    rpc_pool: monad
-  scaling:
-    max_concurrency: 20
-  outputs: 3                    # must equal len(config.datasets): output i is datasets[i]
-  update_strategy: replace      # the only strategy this operator supports; absent means replace
-  timeout_seconds: 3600
-"""
 
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 BLOCK_HASH = "0x" + "b3f1c9a2d4e6f8a0" * 4
@@ -280,7 +262,7 @@ def quiet(value: object, id: str) -> object:
 
 
 NEGATIVE_VALUES = [
-    quiet(yaml.safe_load(SPEC_JOB), "spec-job-block"),
+    quiet(yaml.safe_load((FIXTURES / "valid" / "seed_example.yaml").read_text()), "spec-job-block"),
     quiet({"block_hash": BLOCK_HASH, "tx_hash": TX_HASH, "parentHash": BLOCK_HASH, "stateRoot": BLOCK_HASH}, "hashes"),
     quiet({"transaction_hashes": [TX_HASH, TX_HASH], "blocks": {"hash": BLOCK_HASH}}, "hash-lists"),
     # Inside a where filter, any column holds data: `value` is no hash word.
