@@ -118,3 +118,27 @@ def test_bad_range_flags_are_usage_errors(cli) -> None:
     assert "--end-block 5 must be >= --start-block 10" in done.stderr
     done = cli("run", str(DAG), "--job", "nope")
     assert done.returncode == 2 and "has no cryo_ingest job named 'nope'" in done.stderr
+
+
+def test_interrupt_stops_in_flight_partitions_cleanly(env: dict[str, str], tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cryo_ingest.cli", "run", str(DAG), "--job", "cryo_bootstrap", "--start-block", "0",
+         "--end-block", "999999"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = tmp_path / "cryo-data"
+    deadline = time.monotonic() + 120
+    while not (store.exists() and any(store.rglob("_SUCCESS"))):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    for marker in store.rglob("_SUCCESS"):
+        files = json.loads(marker.read_text())["files"]
+        assert all((store / f["key"]).stat().st_size == f["bytes"] for f in files)
+    assert not list((tmp_path / "staging").rglob("*.parquet"))

@@ -10,9 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from trace_operators.contract import FatalError, Partition, TaskError
+from trace_operators.contract import FatalError, Partition, ResolvedJob, TaskError
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_RETRYABLE = 0, 1, 2, 75
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_RETRYABLE, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
 DEFAULT_STORE = "./cryo-data"
 STORE_VARIABLE = "TRACE_CRYO_STORE"
 
@@ -96,15 +96,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def _load_job(args: argparse.Namespace) -> dict[str, Any]:
     """The named job of a DAG file that validates, with the DAG's defaults applied."""
     from trace_operators.dagcheck import find_job
-    from trace_operators.documents import load_document
     from trace_operators.plugins import load_operators
-    from trace_operators.validation import validate_file
+    from trace_operators.validation import check_file
 
-    errors = [f for f in validate_file(args.dag, load_operators()) if f.severity == "error"]
-    if errors:
+    doc, findings = check_file(args.dag, load_operators())
+    errors = [f for f in findings if f.severity == "error"]
+    if doc is None or errors:
         raise UsageError("the DAG does not validate:\n" + "\n".join(f.text() for f in errors))
-    doc, _ = load_document(args.dag)
-    job = find_job(doc.data, args.job) if doc else None
+    job = find_job(doc.data, args.job)
     if job is None or job.get("operator") != "cryo_ingest":
         raise UsageError(f"{args.dag} has no cryo_ingest job named {args.job!r}")
     return job
@@ -143,12 +142,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _startup(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Path, Any, Any]:
-    """Staging root with stale task directories swept, the logger, and the store."""
+def _startup(args: argparse.Namespace, env: Mapping[str, str], resolved: ResolvedJob) -> tuple[Path, Any, Any]:
+    """The logger (redacting the job's endpoint), the store, and the staging root with stale task directories swept."""
     from cryo_ingest.staging import check_outside_store, staging_root, staging_ttl_hours, sweep_stale
     from trace_operators import logs
 
-    logger = logs.configure(args.log_format)
+    endpoint = resolved.spec.endpoint
+    logger = logs.configure(args.log_format, secrets=[endpoint.url] if endpoint else [])
     root = staging_root(env)
     store = _store(args, env)
     try:
@@ -167,16 +167,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     from trace_operators.runtime import Runner
 
     operator, env = CryoIngest(), _env(args)
-    root, logger, store = _startup(args, env)
     resolved = operator.resolve_job(_load_job(args), env)
     partitions = operator.plan(resolved, _range(args, resolved.range))
+    root, logger, store = _startup(args, env, resolved)
     progress = Progress(len(partitions), sum(p.blocks for p in partitions), sys.stderr)
     runner = Runner(operator, resolved, store, root, logger, on_done=progress.update)
     try:
         summary = runner.run(partitions)
     except KeyboardInterrupt:
-        runner.cancel.set()
-        raise
+        print("\ncryo-ingest run: interrupted; the partitions in flight stopped, and no prefix of theirs "
+              "has a _SUCCESS marker", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         progress.close()
     print(summary.text())
@@ -194,20 +195,17 @@ def _read_task(source: str) -> bytes:
 
 def cmd_task(args: argparse.Namespace) -> int:
     from cryo_ingest.plugin import CryoIngest
-    from trace_operators import logs
     from trace_operators.contract import TaskContext, TaskResult
     from trace_operators.tasks import parse_task
 
     env = _env(args)
     task_id, attempt = "", 0
     try:
-        root, logger, store = _startup(args, env)
         task = parse_task(_read_task(args.task))
         task_id, attempt = task.task_id, task.attempt
         operator = CryoIngest()
         resolved = operator.resolve_job(task.job, env)
-        if resolved.spec.endpoint:
-            logger = logs.configure(args.log_format, secrets=[resolved.spec.endpoint.url])
+        root, logger, store = _startup(args, env, resolved)
         ctx = TaskContext(task.task_id, task.attempt, store, root, logger,
                           dataset_uuids=task.dataset_uuids)
         result = operator.run_partition(resolved, task.partition, ctx)

@@ -96,10 +96,15 @@ class Runner:
                 for future in done:
                     results[pending.pop(future)] = future.result()
 
-            # Submit lazily: a range of a million partitions must not become a million futures at once.
-            for index, partition in enumerate(partitions):
-                pending[pool.submit(self.run_one, partition)] = index
-                if len(pending) >= 2 * workers:
-                    collect(wait(pending, return_when=FIRST_COMPLETED).done)
-            collect(wait(pending).done)
+            try:
+                # Submit lazily: a range of a million partitions must not become a million futures at once.
+                for index, partition in enumerate(partitions):
+                    pending[pool.submit(self.run_one, partition)] = index
+                    if len(pending) >= 2 * workers:
+                        collect(wait(pending, return_when=FIRST_COMPLETED).done)
+                collect(wait(pending).done)
+            except BaseException:
+                # Interrupted: partitions in flight stop at their next chunk instead of running to the end.
+                self.cancel.set()
+                raise
         return RunSummary([results[i] for i in sorted(results)], time.monotonic() - began)

@@ -49,12 +49,17 @@ def _place(doc: Document, problem: Problem, moved: dict) -> Finding:
     return Finding(doc.source, line, col, problem.severity, problem.rule, problem.message, problem.hint)
 
 
-def validate_file(path: Path, operators: Operators, strict: bool = False) -> list[Finding]:
+def check_file(path: Path, operators: Operators, strict: bool = False) -> tuple[Document | None, list[Finding]]:
+    """The loaded document, if it loads, and every finding of the file."""
     doc, load_problems = load_document(path)
     if doc is None:
-        return [Finding(str(path), p.line, p.col, "error", p.rule, p.message, p.hint) for p in load_problems]
+        return None, [Finding(str(path), p.line, p.col, "error", p.rule, p.message, p.hint) for p in load_problems]
     problems, moved = check_document(doc.data, operators, strict)
-    return sorted((_place(doc, p, moved) for p in problems), key=lambda f: (f.line, f.col, f.rule))
+    return doc, sorted((_place(doc, p, moved) for p in problems), key=lambda f: (f.line, f.col, f.rule))
+
+
+def validate_file(path: Path, operators: Operators, strict: bool = False) -> list[Finding]:
+    return check_file(path, operators, strict)[1]
 
 
 #: What forked workers validate with: set by the parent just before it forks them.
