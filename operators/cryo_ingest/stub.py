@@ -107,8 +107,13 @@ class _Draw(IntEnum):
 # --- vectorised pseudo-randomness -------------------------------------------------------------------
 
 
+@cache
 def _u64(value: int) -> pa.Scalar:
-    """A uint64 scalar: a bare int would make pyarrow promote uint64 arrays to int64."""
+    """A uint64 scalar: a bare int would make pyarrow promote uint64 arrays to int64.
+
+    Cached: a chunk asks for the same few dozen scalars hundreds of times, and each new one costs a
+    type lookup and two allocations while holding the GIL.
+    """
     return pa.scalar(value & _MASK, pa.uint64())
 
 

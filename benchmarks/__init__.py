@@ -1,0 +1,1 @@
+"""The benchmark suite: `.venv/bin/python benchmarks/run.py`."""

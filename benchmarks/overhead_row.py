@@ -1,0 +1,104 @@
+"""Row 1: `cryo-ingest run --extractor cryo` against plain `cryo.freeze` of the same blocks and chunks.
+
+Both run as fresh processes against the same anvil, alternating, on the benchmark chain's 2,000
+blocks of 20 transactions in partitions of 1,000 blocks. The fixed costs (process start and imports,
+the DAG, each partition's Cryo child and its checks of the node) are timed on their own afterwards,
+to say where the difference goes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from benchmarks import chain
+from benchmarks.dags import DATASETS, write_dag
+from benchmarks.measure import Run, alternate, cli, in_run_seconds, local_env, median, run, spread
+from benchmarks.table import Row
+
+FIRST, LAST = 1, chain.BLOCKS
+PARTITION = 1_000
+TARGET = 1.15
+FREEZE = (
+    "import json, sys, cryo\n"
+    "datasets, url, out, first, last = json.loads(sys.argv[1]), *sys.argv[2:4], int(sys.argv[4]), int(sys.argv[5])\n"
+    "counts = cryo.freeze(datasets, blocks=[f'{first}:{last + 1}'], rpc=url, output_dir=out, chunk_size=1000,\n"
+    "                     network_name='10143', verbose=False, no_report=True)\n"
+    "assert counts['n_errored'] == 0, counts\n"
+)
+
+
+def fresh(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def pipeline(work: Path, url: str, datasets: list[str], max_concurrency: int = 2) -> Callable[[], Run]:
+    """A timed `cryo-ingest run --extractor cryo` of the range into a fresh local store."""
+    dag = write_dag(work / f"cryo-{len(datasets)}-{max_concurrency}.yaml", FIRST, LAST, PARTITION, datasets=datasets,
+                    max_concurrency=max_concurrency)
+
+    def once() -> Run:
+        store = fresh(work / "store")
+        return run(cli("run", dag, "--job", "bench", "--store", store, "--extractor", "cryo"),
+                   local_env(work, TRACE_RPC_POOL_BENCH_URL=url))
+
+    return once
+
+
+def freeze(work: Path, url: str, datasets: list[str]) -> Callable[[], Run]:
+    """A timed `cryo.freeze` of the range in a fresh Python process."""
+    def once() -> Run:
+        out = fresh(work / "freeze")
+        return run([sys.executable, "-c", FREEZE, json.dumps(datasets), url, str(out), str(FIRST), str(LAST)])
+
+    return once
+
+
+def fixed_costs(work: Path, url: str) -> str:
+    """What a run pays whatever the range: process start and DAG, a Cryo child's start, the node checks."""
+    dag = write_dag(work / "plan.yaml", FIRST, LAST, PARTITION)
+    start = median([run(cli("plan", dag, "--job", "bench"), local_env(work)).seconds for _ in range(3)])
+    child = median([_child_start(url) for _ in range(3)])
+    began = time.perf_counter()
+    for method in ("eth_chainId", "eth_blockNumber"):
+        chain.rpc(url, method)
+    chain.rpc(url, "trace_block", hex(FIRST))
+    checks = time.perf_counter() - began
+    return (f"process start + imports + DAG (cryo-ingest plan): {start:.2f} s; per partition: Cryo child start "
+            f"{child:.2f} s, node checks {checks * 1000:.0f} ms")
+
+
+def _child_start(url: str) -> float:
+    """Wall time of the extractor's Cryo child given nothing to extract: start, imports, exit."""
+    request = json.dumps({"memory_limit": 4 * 1024**3, "runs": []}).encode()
+    env = {**os.environ, "CRYO_INGEST_RPC_URL": url}
+    return run([sys.executable, "-m", "cryo_ingest.cryo_child"], env, stdin=request).seconds
+
+
+def measure(work: Path, quick: bool) -> list[Row]:
+    with chain.loaded() as node:
+        run_ours, run_freeze = pipeline(work, node.url, DATASETS), freeze(work, node.url, DATASETS)
+        ours_runs: list[Run] = []
+
+        def ours() -> float:
+            ours_runs.append(run_ours())
+            return ours_runs[-1].seconds
+
+        ours_s, theirs_s = alternate(ours, lambda: run_freeze().seconds, 3 if quick else 5)
+        inside = median([in_run_seconds(r) for r in ours_runs])
+        print(f"  cryo-ingest run: {spread(ours_s)} ({inside:.2f} s in the runner); cryo.freeze: {spread(theirs_s)}")
+        serial = pipeline(work, node.url, DATASETS, max_concurrency=1)().seconds
+        print(f"  one partition at a time (max_concurrency 1): {serial:.2f} s")
+        print(f"  fixed costs: {fixed_costs(work, node.url)}")
+    ratio = median(ours_s) / median(theirs_s)
+    blocks = LAST - FIRST + 1
+    return [Row(f"1 cryo-ingest run --extractor cryo, {blocks:,} blocks x 20 txs, 4 datasets",
+                f"{median(ours_s):.2f} s", f"cryo.freeze: {median(theirs_s):.2f} s", f"{ratio:.2f}x its time",
+                f"<= {TARGET}x", ratio <= TARGET)]
