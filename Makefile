@@ -5,7 +5,7 @@ VENV := .venv
 ANVIL_VERSION := 1.7.1
 ANVIL := .tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: run test install
+.PHONY: run test install bench
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,3 +22,6 @@ test: install $(ANVIL)
 run: $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check .
 	$(VENV)/bin/cryo-ingest run fixtures/dags/valid/bootstrap.yaml --job cryo_bootstrap
+
+bench: install $(ANVIL)
+	$(VENV)/bin/python benchmarks/run.py

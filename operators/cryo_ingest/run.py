@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from cryo_ingest.config import CryoSpec
 from cryo_ingest.extract import ExtractRequest
@@ -17,13 +18,17 @@ from trace_operators.contract import (
 from trace_operators.stores import ObjectStore, StoreError
 
 
+#: The same for every partition of a job's dataset: computed once, not once per partition of a rerun.
+_default_uuid = lru_cache(maxsize=1024)(dataset_uuid)
+
+
 def targets(spec: CryoSpec, partition: Partition, store: ObjectStore,
             uuids: dict[int, str] | None = None) -> list[Target]:
     """One target per dataset of the job, in output order."""
     out = []
     for index, dataset in enumerate(spec.datasets):
         hash_ = config_hash(spec.hashed_config(dataset), spec.extractor, spec.extractor_version)
-        uuid_ = (uuids or {}).get(index) or dataset_uuid(spec.chain_id, dataset)
+        uuid_ = (uuids or {}).get(index) or _default_uuid(spec.chain_id, dataset)
         version = dataset_version(uuid_, spec.chain_id, dataset, partition.start, partition.end, hash_)
         prefix = store.key(version_prefix(spec.chain_id, dataset, partition.start, partition.end, version))
         out.append(Target(index, dataset, spec.chain_id, partition.start, partition.end, uuid_, version, hash_,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import fastjsonschema
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
 
 from trace_operators.contract import Path_, Problem
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 
 def _show(value: Any) -> str:
@@ -108,7 +109,7 @@ class SchemaCheck:
     def __init__(self, schema: dict[str, Any]) -> None:
         # fastjsonschema knows drafts up to 7, which has every keyword these schemas use.
         self._fast = fastjsonschema.compile({**schema, "$schema": "http://json-schema.org/draft-07/schema#"})
-        self._explain = Draft202012Validator(schema)
+        self._schema = schema
 
     def is_valid(self, instance: Any) -> bool:
         try:
@@ -121,4 +122,8 @@ class SchemaCheck:
         """Every schema error of `instance` as problems located under `base`."""
         if self.is_valid(instance):
             return []
-        return [p for error in self._explain.iter_errors(instance) for p in _problems(error, base)]
+        # Imported only now: jsonschema costs a tenth of a second of every start, and valid files never need it.
+        from jsonschema import Draft202012Validator
+
+        explain = Draft202012Validator(self._schema)
+        return [p for error in explain.iter_errors(instance) for p in _problems(error, base)]
