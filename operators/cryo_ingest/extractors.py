@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Mapping
 
@@ -39,8 +40,9 @@ class StubExtractor:
         )
 
 
+@cache
 def load_extractor(name: str) -> Extractor:
-    """The extractor called `name`; Cryo is imported only when asked for."""
+    """The extractor called `name`, built once per process (extractors keep no state); Cryo is imported only when asked for."""
     if name == "stub":
         return StubExtractor()
     from cryo_ingest.cryo_extractor import CryoExtractor
