@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -128,13 +129,15 @@ def test_interrupt_stops_in_flight_partitions_cleanly(env: dict[str, str], tmp_p
 
     process = subprocess.Popen(
         [sys.executable, "-m", "cryo_ingest.cli", "run", str(DAG), "--job", "cryo_bootstrap", "--start-block", "0",
-         "--end-block", "999999"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--end-block", "999999"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
     store = tmp_path / "cryo-data"
     deadline = time.monotonic() + 120
     while not (store.exists() and any(store.rglob("_SUCCESS"))):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
-    process.send_signal(signal.SIGINT)
+    # As a terminal's Ctrl-C does: to the whole process group, the stub's worker processes included.
+    os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err

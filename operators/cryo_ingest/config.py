@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any, Mapping
 
 from cryo_ingest.datasets import canonical
 from cryo_ingest.extract import Endpoint, OutputOptions, Throughput
+from cryo_ingest.versions import config_hash
 
 DEFAULT_CHUNK_SIZE = 1000
 #: The Query Service reads at most 1024 keys a manifest; the platform caps a range at 256 files.
@@ -42,6 +44,11 @@ class CryoSpec:
             "compression_level": out.compression_level,
             "row_group_size": out.row_group_size,
         }
+
+    @cached_property
+    def config_hashes(self) -> tuple[str, ...]:
+        """Each dataset's config hash, in output order: the same for every partition, so hashed once per job."""
+        return tuple(config_hash(self.hashed_config(d), self.extractor, self.extractor_version) for d in self.datasets)
 
 
 def parse_compression(value: str) -> tuple[str, int | None]:

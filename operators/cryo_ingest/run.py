@@ -10,7 +10,7 @@ from cryo_ingest.extract import ExtractRequest
 from cryo_ingest.extractors import load_extractor
 from cryo_ingest.publish import Target, find_published, publish
 from cryo_ingest.staging import staged
-from cryo_ingest.versions import config_hash, dataset_uuid, dataset_version, version_prefix
+from cryo_ingest.versions import dataset_uuid, dataset_version, version_prefix
 from trace_operators import secrets
 from trace_operators.contract import (
     Partition, Publication, ResolvedJob, TaskContext, TaskError, TaskResult,
@@ -27,7 +27,7 @@ def targets(spec: CryoSpec, partition: Partition, store: ObjectStore,
     """One target per dataset of the job, in output order."""
     out = []
     for index, dataset in enumerate(spec.datasets):
-        hash_ = config_hash(spec.hashed_config(dataset), spec.extractor, spec.extractor_version)
+        hash_ = spec.config_hashes[index]
         uuid_ = (uuids or {}).get(index) or _default_uuid(spec.chain_id, dataset)
         version = dataset_version(uuid_, spec.chain_id, dataset, partition.start, partition.end, hash_)
         prefix = store.key(version_prefix(spec.chain_id, dataset, partition.start, partition.end, version))
