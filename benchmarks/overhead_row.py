@@ -25,11 +25,13 @@ FIRST, LAST = 1, chain.BLOCKS
 PARTITION = 1_000
 TARGET = 1.15
 FREEZE = (
-    "import json, sys, cryo\n"
+    "import json, os, sys, cryo\n"
     "datasets, url, out, first, last = json.loads(sys.argv[1]), *sys.argv[2:4], int(sys.argv[4]), int(sys.argv[5])\n"
     "counts = cryo.freeze(datasets, blocks=[f'{first}:{last + 1}'], rpc=url, output_dir=out, chunk_size=1000,\n"
     "                     network_name='10143', verbose=False, no_report=True)\n"
     "assert counts['n_errored'] == 0, counts\n"
+    # os._exit: Cryo's leftover threads can abort the interpreter at finalization after a good run.
+    "os._exit(0)\n"
 )
 
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +20,7 @@ from cryo_ingest.datasets import ALIASES, CANONICAL, canonical
 from cryo_ingest.extract import Endpoint, ExtractRequest, OutputOptions, Throughput
 from tests.anvil import CHAIN_ID, Node, RpcProxy, free_port
 from tests.chain import rpc
+from tests.freeze import freeze_directly
 from trace_operators.contract import Cancelled, FatalError, RetryableError, TaskContext
 
 POOL = "testpool"
@@ -49,15 +47,6 @@ def request(url: str, out_dir: Path, datasets: tuple[str, ...], start: int, end:
 
 def extract(tmp_path: Path, url: str, datasets: tuple[str, ...], start: int, end: int, **options: Any) -> Files:
     return CryoExtractor().extract(request(url, tmp_path / "out", datasets, start, end, **options), context(tmp_path))
-
-
-def freeze_directly(url: str, datasets: list[str], out_dir: Path, **kwargs: Any) -> dict[str, int]:
-    """`cryo.freeze` itself, in a subprocess (it may abort the interpreter at exit)."""
-    args = {"datatype": datasets, "rpc": url, "output_dir": str(out_dir), "verbose": False, "no_report": True, **kwargs}
-    script = ("import cryo, json, os, sys; print(json.dumps(cryo.freeze(**json.loads(sys.argv[1])))); "
-              "sys.stdout.flush(); os._exit(0)")
-    done = subprocess.run([sys.executable, "-c", script, json.dumps(args)], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout)
 
 
 def table(paths: list[Path]) -> pa.Table:

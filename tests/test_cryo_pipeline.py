@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tests.anvil import Node, RpcProxy, free_port
+from tests.freeze import freeze_directly
 
 DATASETS = ["blocks", "transactions", "logs", "traces"]
 
@@ -33,10 +32,7 @@ def published_table(store: Path, dataset: str) -> pa.Table:
 
 def frozen_table(url: str, dataset: str, end: int, out: Path) -> pa.Table:
     """The same rows written by a plain `cryo.freeze` of the whole range."""
-    code = ("import cryo, sys, json; cryo.freeze([sys.argv[1]], blocks=[sys.argv[2]], rpc=sys.argv[3], "
-            "output_dir=sys.argv[4], network_name='10143', verbose=False, no_report=True)")
-    subprocess.run([sys.executable, "-c", code, dataset, f"0:{end + 1}", url, str(out)], check=True,
-                   capture_output=True, timeout=300)
+    freeze_directly(url, [dataset], out, blocks=[f"0:{end + 1}"], network_name="10143")
     return pa.concat_tables(pq.read_table(f) for f in sorted(out.glob(f"*__{dataset}__*.parquet")))
 
 

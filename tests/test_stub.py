@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from cryo_ingest import stub
 from cryo_ingest.cryo_schemas import SCHEMAS
 from cryo_ingest.versions import chunk_file_name
 from tests.anvil import Node
+from tests.freeze import freeze_directly
 
 CHAIN_ID = 10143
 
@@ -27,14 +25,9 @@ CHAIN_ID = 10143
 def cryo_files(anvil: Node, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The four default datasets of the test chain, extracted by the real Cryo wheel."""
     out = tmp_path_factory.mktemp("cryo")
-    code = (
-        "import cryo, json; print(json.dumps(cryo.freeze(['blocks', 'transactions', 'logs', 'traces'], "
-        f"blocks=['0:{anvil.head + 1}'], rpc={anvil.url!r}, output_dir={str(out)!r}, network_name='{CHAIN_ID}', "
-        "verbose=False, no_report=True)))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1])["n_errored"] == 0
+    counts = freeze_directly(anvil.url, list(stub.DATASETS), out, blocks=[f"0:{anvil.head + 1}"],
+                             network_name=str(CHAIN_ID))
+    assert counts["n_errored"] == 0
     return {dataset: out / chunk_file_name(CHAIN_ID, dataset, 0, anvil.head) for dataset in stub.DATASETS}
 
 
