@@ -136,7 +136,7 @@ def test_interrupt_stops_in_flight_partitions_cleanly(env: dict[str, str], tmp_p
     while not (store.exists() and any(store.rglob("_SUCCESS"))):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
-    # As a terminal's Ctrl-C does: to the whole process group, the stub's worker processes included.
+    # As a terminal's Ctrl-C does: to the whole process group, not to the parent alone.
     os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err

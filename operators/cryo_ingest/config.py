@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from cryo_ingest.datasets import canonical
 from cryo_ingest.extract import Endpoint, OutputOptions, Throughput
-from cryo_ingest.versions import config_hash
+from cryo_ingest.versions import config_hash, dataset_uuid
 
 DEFAULT_CHUNK_SIZE = 1000
 #: The Query Service reads at most 1024 keys a manifest; the platform caps a range at 256 files.
@@ -49,6 +49,11 @@ class CryoSpec:
     def config_hashes(self) -> tuple[str, ...]:
         """Each dataset's config hash, in output order: the same for every partition, so hashed once per job."""
         return tuple(config_hash(self.hashed_config(d), self.extractor, self.extractor_version) for d in self.datasets)
+
+    @cached_property
+    def default_uuids(self) -> tuple[str, ...]:
+        """Each dataset's uuid when the runtime assigns none, in output order."""
+        return tuple(dataset_uuid(self.chain_id, d) for d in self.datasets)
 
 
 def parse_compression(value: str) -> tuple[str, int | None]:

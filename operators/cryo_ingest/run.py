@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 
 from cryo_ingest.config import CryoSpec
 from cryo_ingest.extract import ExtractRequest
 from cryo_ingest.extractors import load_extractor
 from cryo_ingest.publish import Target, find_published, publish
 from cryo_ingest.staging import staged
-from cryo_ingest.versions import dataset_uuid, dataset_version, version_prefix
+from cryo_ingest.versions import dataset_version, version_prefix
 from trace_operators import secrets
 from trace_operators.contract import (
     Partition, Publication, ResolvedJob, TaskContext, TaskError, TaskResult,
 )
 from trace_operators.stores import ObjectStore, StoreError
-
-
-#: The same for every partition of a job's dataset: computed once, not once per partition of a rerun.
-_default_uuid = lru_cache(maxsize=1024)(dataset_uuid)
 
 
 def targets(spec: CryoSpec, partition: Partition, store: ObjectStore,
@@ -28,7 +23,7 @@ def targets(spec: CryoSpec, partition: Partition, store: ObjectStore,
     out = []
     for index, dataset in enumerate(spec.datasets):
         hash_ = spec.config_hashes[index]
-        uuid_ = (uuids or {}).get(index) or _default_uuid(spec.chain_id, dataset)
+        uuid_ = (uuids or {}).get(index) or spec.default_uuids[index]
         version = dataset_version(uuid_, spec.chain_id, dataset, partition.start, partition.end, hash_)
         prefix = store.key(version_prefix(spec.chain_id, dataset, partition.start, partition.end, version))
         out.append(Target(index, dataset, spec.chain_id, partition.start, partition.end, uuid_, version, hash_,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterable
 
 import fastjsonschema
@@ -11,6 +12,7 @@ import fastjsonschema
 from trace_operators.contract import Path_, Problem
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
 
@@ -122,8 +124,11 @@ class SchemaCheck:
         """Every schema error of `instance` as problems located under `base`."""
         if self.is_valid(instance):
             return []
+        return [p for error in self._explain.iter_errors(instance) for p in _problems(error, base)]
+
+    @cached_property
+    def _explain(self) -> Draft202012Validator:
         # Imported only now: jsonschema costs a tenth of a second of every start, and valid files never need it.
         from jsonschema import Draft202012Validator
 
-        explain = Draft202012Validator(self._schema)
-        return [p for error in explain.iter_errors(instance) for p in _problems(error, base)]
+        return Draft202012Validator(self._schema)
