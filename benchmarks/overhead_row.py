@@ -81,7 +81,7 @@ def _child_start(url: str) -> float:
     """Wall time of the extractor's Cryo child given nothing to extract: start, imports, exit."""
     request = json.dumps({"memory_limit": 4 * 1024**3, "runs": []}).encode()
     env = {**os.environ, "CRYO_INGEST_RPC_URL": url}
-    return run([sys.executable, "-m", "cryo_ingest.cryo_child"], env, stdin=request).seconds
+    return run([sys.executable, "-m", "cryo_ingest.extract.cryo.child_main"], env, stdin=request).seconds
 
 
 def measure(work: Path, quick: bool) -> list[Row]:

@@ -15,9 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cryo_ingest.cryo_extractor import CryoExtractor, child_result, compression_arg
-from cryo_ingest.datasets import ALIASES, CANONICAL, canonical
-from cryo_ingest.extract import Endpoint, ExtractRequest, OutputOptions, Throughput
+from cryo_ingest.extract.cryo.extractor import CryoExtractor, child_result, compression_arg
+from cryo_ingest.job.datasets import ALIASES, CANONICAL, canonical
+from cryo_ingest.extract.base import ExtractRequest
+from cryo_ingest.job.endpoints import Endpoint
+from cryo_ingest.job.options import OutputOptions, Throughput
 from tests.anvil import CHAIN_ID, Node, RpcProxy, free_port
 from tests.chain import rpc
 from tests.freeze import freeze_directly
@@ -299,7 +301,7 @@ def cryo_children() -> list[int]:
             command = (proc / "cmdline").read_bytes()
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == os.getpid() and b"cryo_ingest.cryo_child" in command:
+        if ppid == os.getpid() and b"cryo_ingest.extract.cryo.child_main" in command:
             found.append(int(proc.name))
     return found
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import FIXTURES
-from trace_operators.documents import Document, LoadProblem, iter_yaml_files, load_document
+from trace_operators.dag.documents import Document, LoadProblem, iter_yaml_files, load_document
 
 #: The seed document's example job block, with its name made a template.
 SPEC_BLOCK = (FIXTURES / "valid" / "seed_example.yaml").read_text().split("\n", 1)[1].replace(

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from cryo_ingest.plugin import CryoIngest
-from trace_operators import logs
+from trace_operators.runtime import logs
 from trace_operators.contract import Partition, TaskContext, TaskResult
-from trace_operators.progress import Progress
-from trace_operators.runtime import Runner
+from trace_operators.runtime.progress import Progress
+from trace_operators.runtime.runner import Runner
 from trace_operators.stores import open_store
 
 JOB = {"name": "boot", "operator": "cryo_ingest", "max_attempts": 3, "scaling": {"max_concurrency": 2},

@@ -369,7 +369,7 @@ def test_redact_text_leaves_text_without_secrets_alone() -> None:
 
 
 def test_the_bip39_wordlist_is_the_official_english_list() -> None:
-    data = resources.files("trace_operators").joinpath("bip39_english.txt").read_bytes()
+    data = resources.files("trace_operators.secrets").joinpath("bip39_english.txt").read_bytes()
     words = data.decode().split("\n")[:-1]
     assert (len(words), words[0], words[-1]) == (2048, "abandon", "zoo")
     assert hashlib.sha256(data).hexdigest() == "2f5eed53a4727b4bf8880d8f3f199efc90e58503646d9ff8eff3a2ed3b24dbda"

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from cryo_ingest.staging import (
+from cryo_ingest.publish.staging import (
     DEFAULT_ROOT,
     MAX_ATTEMPT,
     StagingError,

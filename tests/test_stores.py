@@ -13,7 +13,9 @@ import pytest
 
 from tests.s3server import S3Bucket, S3Server
 from trace_operators.contract import StorageRef
-from trace_operators.stores import ACCEPTED_FORMS, MiB, LocalStore, ObjectStore, S3Store, StoreError, open_store
+from trace_operators.contract import ObjectStore, StoreError
+from trace_operators.stores import ACCEPTED_FORMS, LocalStore, S3Store, open_store
+from trace_operators.stores.s3 import MiB
 
 #: Bytes with every value in them, so nothing gets away with a text-mode round trip.
 PAYLOAD = bytes(range(256)) * 40 + b"\r\n\x00end"

@@ -12,9 +12,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from cryo_ingest import stub
-from cryo_ingest.cryo_schemas import SCHEMAS
-from cryo_ingest.versions import chunk_file_name
+from cryo_ingest.extract import stub
+from cryo_ingest.extract.cryo_schemas import SCHEMAS
+from cryo_ingest.publish.versions import chunk_file_name
 from tests.anvil import Node
 from tests.freeze import freeze_directly
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import FIXTURES, ROOT
 from trace_operators.plugins import load_operators
-from trace_operators.validation import validate_file
+from trace_operators.dag.validation import validate_file
 
 INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
 EXPECT = re.compile(rb"^# expect: (\S+) at (\d+):(\d+)$", re.M)
@@ -184,7 +184,7 @@ def test_every_schema_field_has_title_description_and_examples() -> None:
 
 
 def test_schema_lists_exactly_the_catalogued_datasets() -> None:
-    from cryo_ingest.datasets import ALIASES, CANONICAL
+    from cryo_ingest.job.datasets import ALIASES, CANONICAL
 
     schema = json.loads((ROOT / "schemas" / "cryo_ingest.job.schema.json").read_text())
     assert schema["$defs"]["dataset"]["enum"] == [*CANONICAL, *ALIASES]

@@ -74,7 +74,7 @@ def _store(args: argparse.Namespace, env: Mapping[str, str]) -> Any:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from trace_operators.plugins import load_operators
-    from trace_operators.validation import render, validate_paths
+    from trace_operators.dag.validation import render, validate_paths
 
     operators = load_operators()
     for failure in operators.failures:
@@ -87,7 +87,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from cryo_ingest.validation import schema_text
+    from cryo_ingest.job.validation import schema_text
 
     sys.stdout.write(schema_text())
     return EXIT_OK
@@ -95,9 +95,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def _load_job(args: argparse.Namespace) -> dict[str, Any]:
     """The named job of a DAG file that validates, with the DAG's defaults applied."""
-    from trace_operators.dagcheck import find_job
+    from trace_operators.dag.checks import find_job
     from trace_operators.plugins import load_operators
-    from trace_operators.validation import check_file
+    from trace_operators.dag.validation import check_file
 
     doc, findings = check_file(args.dag, load_operators())
     errors = [f for f in findings if f.severity == "error"]
@@ -123,7 +123,7 @@ def _range(args: argparse.Namespace, fixed: Partition | None) -> Partition:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from cryo_ingest.plugin import CryoIngest
-    from cryo_ingest.run import targets
+    from cryo_ingest.partition import targets
 
     operator, env = CryoIngest(), _env(args)
     resolved = operator.resolve_job(_load_job(args), env)
@@ -144,8 +144,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def _startup(args: argparse.Namespace, env: Mapping[str, str], resolved: ResolvedJob) -> tuple[Path, Any, Any]:
     """The logger (redacting the job's endpoint), the store, and the staging root with stale task directories swept."""
-    from cryo_ingest.staging import check_outside_store, staging_root, staging_ttl_hours, sweep_stale
-    from trace_operators import logs
+    from cryo_ingest.publish.staging import check_outside_store, staging_root, staging_ttl_hours, sweep_stale
+    from trace_operators.runtime import logs
 
     endpoint = resolved.spec.endpoint
     logger = logs.configure(args.log_format, secrets=[endpoint.url] if endpoint else [])
@@ -163,8 +163,8 @@ def _startup(args: argparse.Namespace, env: Mapping[str, str], resolved: Resolve
 
 def cmd_run(args: argparse.Namespace) -> int:
     from cryo_ingest.plugin import CryoIngest
-    from trace_operators.progress import Progress
-    from trace_operators.runtime import Runner
+    from trace_operators.runtime.progress import Progress
+    from trace_operators.runtime.runner import Runner
 
     operator, env = CryoIngest(), _env(args)
     resolved = operator.resolve_job(_load_job(args), env)
@@ -196,7 +196,7 @@ def _read_task(source: str) -> bytes:
 def cmd_task(args: argparse.Namespace) -> int:
     from cryo_ingest.plugin import CryoIngest
     from trace_operators.contract import TaskContext, TaskResult
-    from trace_operators.tasks import parse_task
+    from trace_operators.runtime.tasks import parse_task
 
     env = _env(args)
     task_id, attempt = "", 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Mapping
 
-from cryo_ingest.validation import schema_text, validate_job
+from cryo_ingest.job.validation import schema_text, validate_job
 from trace_operators.contract import Partition, Problem, ResolvedJob, TaskContext, TaskResult
 from trace_operators.hookspecs import hookimpl
 from trace_operators.planning import split_range
@@ -23,7 +23,7 @@ class CryoIngest:
         return validate_job(job)
 
     def resolve_job(self, job: Mapping[str, Any], env: Mapping[str, str]) -> ResolvedJob:
-        from cryo_ingest.resolve import resolve_job
+        from cryo_ingest.job.resolve import resolve_job
 
         return resolve_job(job, env)
 
@@ -31,7 +31,7 @@ class CryoIngest:
         return split_range(range, resolved.partition_size)
 
     def run_partition(self, resolved: ResolvedJob, partition: Partition, ctx: TaskContext) -> TaskResult:
-        from cryo_ingest.run import run_partition
+        from cryo_ingest.partition import run_partition
 
         return run_partition(resolved, partition, ctx)
 

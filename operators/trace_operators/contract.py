@@ -7,10 +7,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from trace_operators.stores import ObjectStore
+from typing import Any, Callable, Literal, Mapping, Protocol, runtime_checkable
 
 Severity = Literal["error", "warning"]
 Outcome = Literal["success", "retryable_error", "fatal_error"]
@@ -119,6 +116,33 @@ class RetryableError(TaskError):
 
 class Cancelled(RetryableError):
     """The task was cancelled or ran past its deadline."""
+
+
+class StoreError(RetryableError):
+    """An object-store failure, naming the operation and the object; a later attempt may succeed."""
+
+
+class ObjectStore(Protocol):
+    """Where publications go. Keys are full object keys, `/`-separated; prefixes end in `/`."""
+
+    scheme: str
+    #: s3: the bucket name; file: the absolute root directory.
+    bucket: str
+
+    def key(self, relative: str) -> str:
+        """The full object key of `relative`: the store's own prefix joined with it."""
+
+    def put_file(self, key: str, path: Path) -> None: ...
+
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object's bytes, or None when it does not exist."""
+
+    def list_sizes(self, prefix: str) -> dict[str, int]:
+        """Every object key under `prefix`, with its size in bytes."""
+
+    def ref(self, prefix: str) -> StorageRef: ...
 
 
 @dataclass

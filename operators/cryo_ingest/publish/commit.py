@@ -10,9 +10,9 @@ from typing import Any, Callable, Sequence
 
 import pyarrow.parquet as pq
 
-from cryo_ingest.versions import canonical_json
+from cryo_ingest.publish.versions import canonical_json
 from trace_operators.contract import Publication
-from trace_operators.stores import ObjectStore
+from trace_operators.contract import ObjectStore
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"

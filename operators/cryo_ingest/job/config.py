@@ -6,9 +6,10 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any, Mapping
 
-from cryo_ingest.datasets import canonical
-from cryo_ingest.extract import Endpoint, OutputOptions, Throughput
-from cryo_ingest.versions import config_hash, dataset_uuid
+from cryo_ingest.job.datasets import canonical
+from cryo_ingest.job.endpoints import Endpoint
+from cryo_ingest.job.options import OutputOptions, Throughput
+from cryo_ingest.publish.versions import config_hash, dataset_uuid
 
 DEFAULT_CHUNK_SIZE = 1000
 #: The Query Service reads at most 1024 keys a manifest; the platform caps a range at 256 files.

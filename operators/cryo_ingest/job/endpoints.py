@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Mapping
 
-from cryo_ingest.extract import Endpoint
 from trace_operators.contract import FatalError
 
 GATEWAY_VARIABLE = "TRACE_RPC_GATEWAY_URL"
 FALLBACK_VARIABLE = "TRACE_CRYO_RPC_URL"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An RPC endpoint of a pool; the URL is a secret and never shown."""
+
+    pool: str
+    url: str = field(repr=False)
+    #: The environment variable it came from, safe to name in messages.
+    source: str = ""
 
 
 def pool_variable(pool: str) -> str:

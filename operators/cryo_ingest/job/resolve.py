@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from cryo_ingest.config import spec_from_config
-from cryo_ingest.endpoints import resolve_endpoint
-from cryo_ingest.extractors import extractor_name, load_extractor
-from cryo_ingest.validation import validate_job
+from cryo_ingest.job.config import spec_from_config
+from cryo_ingest.job.endpoints import resolve_endpoint
+from cryo_ingest.extract.registry import extractor_name, load_extractor
+from cryo_ingest.job.validation import validate_job
 from trace_operators.contract import FatalError, Partition, ResolvedJob
-from trace_operators.schema_errors import field_name
+from trace_operators.dag.schema_errors import field_name
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -35,7 +35,7 @@ def resolve_job(job: Mapping[str, Any], env: Mapping[str, str]) -> ResolvedJob:
     spec = spec_from_config(config, extractor=name, extractor_version=extractor.version,
                             endpoint=resolve_endpoint(config["rpc_pool"], env) if name == "cryo" else None)
     if name == "stub":
-        from cryo_ingest.stub import DATASETS
+        from cryo_ingest.extract.stub import DATASETS
 
         unsupported = [d for d in spec.datasets if d not in DATASETS]
         if unsupported:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import time
 
-from cryo_ingest.config import CryoSpec
-from cryo_ingest.extract import ExtractRequest
-from cryo_ingest.extractors import load_extractor
-from cryo_ingest.publish import Target, find_published, publish
-from cryo_ingest.staging import staged
-from cryo_ingest.versions import dataset_version, version_prefix
+from cryo_ingest.job.config import CryoSpec
+from cryo_ingest.extract.base import ExtractRequest
+from cryo_ingest.extract.registry import load_extractor
+from cryo_ingest.publish.commit import Target, find_published, publish
+from cryo_ingest.publish.staging import staged
+from cryo_ingest.publish.versions import dataset_version, version_prefix
 from trace_operators import secrets
 from trace_operators.contract import (
     Partition, Publication, ResolvedJob, TaskContext, TaskError, TaskResult,
 )
-from trace_operators.stores import ObjectStore, StoreError
+from trace_operators.contract import ObjectStore, StoreError
 
 
 def targets(spec: CryoSpec, partition: Partition, store: ObjectStore,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from trace_operators.contract import Operator, Partition, ResolvedJob, TaskContext, TaskResult
-from trace_operators.stores import ObjectStore
+from trace_operators.contract import ObjectStore
 
 #: Seconds before retry n (1-based) of a partition: 1, 2, 4, ... capped.
 BACKOFF_BASE = 1.0

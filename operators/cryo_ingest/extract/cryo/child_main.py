@@ -1,4 +1,4 @@
-"""The child process that runs Cryo (`python -m cryo_ingest.cryo_child`).
+"""The child process that runs Cryo (`python -m cryo_ingest.extract.cryo.child_main`).
 
 Reads `{"memory_limit": bytes, "runs": [{"datasets": [...], "kwargs": {...}}]}` on stdin and the
 RPC URL from `$CRYO_INGEST_RPC_URL` (never argv, which any local user can read), runs one

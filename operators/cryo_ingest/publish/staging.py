@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from trace_operators.contract import FatalError
-from trace_operators.stores import ObjectStore
+from trace_operators.contract import ObjectStore
 
 DEFAULT_ROOT = Path("/tmp/trace/cryo")
 DEFAULT_TTL_HOURS = 24.0

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from trace_operators.dagcheck import check_document
-from trace_operators.documents import Document, iter_yaml_files, load_document
+from trace_operators.dag.checks import check_document
+from trace_operators.dag.documents import Document, iter_yaml_files, load_document
 from trace_operators.contract import Problem
 from trace_operators.plugins import Operators
 

@@ -8,11 +8,11 @@ from functools import cache
 from importlib import resources
 from typing import Any, Iterator, Mapping
 
-from cryo_ingest.config import DEFAULT_CHUNK_SIZE, MAX_FILES_PER_PARTITION
-from cryo_ingest.datasets import STATUS_SINCE, canonical
+from cryo_ingest.job.config import DEFAULT_CHUNK_SIZE, MAX_FILES_PER_PARTITION
+from cryo_ingest.job.datasets import STATUS_SINCE, canonical
 from trace_operators import secrets
 from trace_operators.contract import Problem
-from trace_operators.schema_errors import SchemaCheck
+from trace_operators.dag.schema_errors import SchemaCheck
 
 @cache
 def schema_text() -> str:

@@ -512,7 +512,7 @@ def _mnemonic(s: str, hashy: bool) -> _Finding | None:
 @cache
 def _wordlist() -> frozenset[str]:
     """The official English BIP-39 list (2048 words), read on first use only."""
-    text = resources.files("trace_operators").joinpath("bip39_english.txt").read_text("ascii")
+    text = resources.files("trace_operators.secrets").joinpath("bip39_english.txt").read_text("ascii")
     return frozenset(text.split())
 
 

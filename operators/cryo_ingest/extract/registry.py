@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Mapping
 
-from cryo_ingest.extract import ExtractRequest, Extractor
+from cryo_ingest.extract.base import ExtractRequest, Extractor
 from trace_operators.contract import FatalError, TaskContext
 
 MODE_VARIABLE = "TRACE_CRYO_MODE"
@@ -26,7 +26,7 @@ class StubExtractor:
     name = "stub"
 
     def __init__(self) -> None:
-        from cryo_ingest import stub
+        from cryo_ingest.extract import stub
 
         self._stub = stub
         self.version = stub.STUB_VERSION
@@ -45,6 +45,6 @@ def load_extractor(name: str) -> Extractor:
     """The extractor called `name`, built once per process (extractors keep no state); Cryo is imported only when asked for."""
     if name == "stub":
         return StubExtractor()
-    from cryo_ingest.cryo_extractor import CryoExtractor
+    from cryo_ingest.extract.cryo.extractor import CryoExtractor
 
     return CryoExtractor()

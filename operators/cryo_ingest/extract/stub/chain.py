@@ -36,8 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from cryo_ingest.cryo_schemas import SCHEMAS
-from cryo_ingest.versions import chunk_file_name
+from cryo_ingest.extract.cryo_schemas import SCHEMAS
+from cryo_ingest.publish.versions import chunk_file_name
 from trace_operators.contract import Partition
 from trace_operators.planning import split_range
 

@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from cryo_ingest.cryo_child import COUNTS, URL_VARIABLE
-from cryo_ingest.datasets import CANONICAL, NEEDS, PROBES, STATUS_SINCE
-from cryo_ingest.extract import Endpoint, ExtractRequest, OutputOptions, Throughput
-from cryo_ingest.versions import chunk_file_name
+from cryo_ingest.extract.cryo.child_main import COUNTS, URL_VARIABLE
+from cryo_ingest.job.datasets import CANONICAL, NEEDS, PROBES, STATUS_SINCE
+from cryo_ingest.extract.base import ExtractRequest
+from cryo_ingest.job.endpoints import Endpoint
+from cryo_ingest.job.options import OutputOptions, Throughput
+from cryo_ingest.publish.versions import chunk_file_name
 from trace_operators.contract import Cancelled, FatalError, Partition, RetryableError, TaskContext
 from trace_operators.planning import split_range
 from trace_operators.secrets import redact_text
@@ -378,7 +380,7 @@ def run_child(
     env.update({URL_VARIABLE: endpoint.url, "RUST_BACKTRACE": "0", "MALLOC_ARENA_MAX": "2"})
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         child = subprocess.Popen(
-            [sys.executable, "-m", "cryo_ingest.cryo_child"], stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
+            [sys.executable, "-m", "cryo_ingest.extract.cryo.child_main"], stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
             cwd=out_dir, env=env, start_new_session=True,
         )
         try:

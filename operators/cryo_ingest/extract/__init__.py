@@ -1,0 +1,1 @@
+"""Extraction: what an extractor is asked for, and the two extractors (stub and Cryo)."""

@@ -1,0 +1,38 @@
+"""What an extractor is asked for and what it gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from cryo_ingest.job.endpoints import Endpoint
+from cryo_ingest.job.options import OutputOptions, Throughput
+from trace_operators.contract import TaskContext
+
+
+@dataclass(frozen=True)
+class ExtractRequest:
+    chain_id: int
+    datasets: tuple[str, ...]
+    #: Inclusive block range of the partition.
+    start: int
+    end: int
+    chunk_size: int
+    output: OutputOptions
+    throughput: Throughput
+    out_dir: Path
+    endpoint: Endpoint | None = None
+
+
+class Extractor(Protocol):
+    name: str
+    version: str
+
+    def extract(self, request: ExtractRequest, ctx: TaskContext) -> dict[str, list[Path]]:
+        """Write one Parquet file per chunk and dataset into `request.out_dir`.
+
+        Files are named `{chain_id}__{dataset}__{first:08d}_to_{last:08d}.parquet`, chunks of
+        `chunk_size` blocks from `start`. Raise `RetryableError` or `FatalError` with a redacted message.
+        """
+        ...

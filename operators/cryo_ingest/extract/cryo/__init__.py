@@ -1,0 +1,1 @@
+"""The `cryo` extractor: Cryo's Rust engine in a supervised child process."""

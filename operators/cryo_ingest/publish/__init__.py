@@ -1,0 +1,1 @@
+"""Publication: the key layout, versions, per-attempt staging and the commit protocol."""

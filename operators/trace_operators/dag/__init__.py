@@ -1,0 +1,1 @@
+"""DAG documents: YAML with positions, the checks every DAG gets, and validation reports."""
