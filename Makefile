@@ -1,11 +1,11 @@
 # The two commands of the README: `make run` (install, then bootstrap a fixture DAG on the defaults)
-# and `make test` (install everything the tests need, anvil from npm included, then run them).
+# and `make test` (install everything the tests need, anvil from npm included; lint and type-check, then run them).
 PYTHON ?= python3
 VENV := .venv
 ANVIL_VERSION := 1.7.1
 ANVIL := .tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: run test install bench
+.PHONY: run test lint install bench
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,12 @@ install: $(VENV)/bin/python
 $(ANVIL):
 	npm install --silent --no-audit --no-fund --prefix .tools @foundry-rs/anvil-linux-amd64@$(ANVIL_VERSION)
 
-test: install $(ANVIL)
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint $(ANVIL)
 	$(VENV)/bin/python -m pytest
 
 run: $(VENV)/bin/python

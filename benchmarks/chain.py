@@ -17,10 +17,11 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from benchmarks.measure import CACHE, ROOT
 from tests.chain import LOGGER, TOKEN20, word
@@ -73,8 +74,19 @@ def anvil(*flags: str) -> Iterator[Node]:
     if not os.access(ANVIL, os.X_OK):
         raise RuntimeError(f"anvil is missing at {ANVIL}: run make test once to install it")
     port = _free_port()
-    command = [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(CHAIN_ID),
-               "--timestamp", "1700000000", "--silent", *flags]
+    command = [
+        str(ANVIL),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(CHAIN_ID),
+        "--timestamp",
+        "1700000000",
+        "--silent",
+        *flags,
+    ]
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
         node = Node(f"http://127.0.0.1:{port}", process)
@@ -99,15 +111,23 @@ def _wait_until_up(node: Node, log: Any) -> None:
         except OSError:
             if node.process.poll() is not None:
                 log.seek(0)
-                raise RuntimeError(f"anvil exited with {node.process.returncode}: {log.read().decode()[-500:]}")
+                raise RuntimeError(
+                    f"anvil exited with {node.process.returncode}: {log.read().decode()[-500:]}"
+                ) from None
             time.sleep(0.05)
     raise RuntimeError("anvil did not answer within 120 s")
 
 
-def _tx(sender: str, nonce: int, to: str | None, data: bytes = b"", value: int = 0, legacy: bool = False,
-        gas: int = 100_000) -> dict[str, Any]:
-    tx: dict[str, Any] = {"from": sender, "nonce": hex(nonce), "gas": hex(gas), "value": hex(value),
-                          "input": "0x" + data.hex()}
+def _tx(
+    sender: str, nonce: int, to: str | None, data: bytes = b"", value: int = 0, legacy: bool = False, gas: int = 100_000
+) -> dict[str, Any]:
+    tx: dict[str, Any] = {
+        "from": sender,
+        "nonce": hex(nonce),
+        "gas": hex(gas),
+        "value": hex(value),
+        "input": "0x" + data.hex(),
+    }
     if to is not None:
         tx["to"] = to
     if legacy:
@@ -127,8 +147,13 @@ def build(state: Path = STATE) -> Path:
         accounts: list[str] = rpc(node.url, "eth_accounts")
         nonces = dict.fromkeys(accounts, 0)
 
-        rpc_batch(node.url, [("anvil_setCode", [TOKEN, "0x" + TOKEN20.hex()]),
-                             ("anvil_setCode", [LOGGER_ADDRESS, "0x" + LOGGER.hex()])])
+        rpc_batch(
+            node.url,
+            [
+                ("anvil_setCode", [TOKEN, "0x" + TOKEN20.hex()]),
+                ("anvil_setCode", [LOGGER_ADDRESS, "0x" + LOGGER.hex()]),
+            ],
+        )
         for number in range(1, BLOCKS + 1):
             rpc_batch(node.url, _block_calls(number, accounts, nonces))
             rpc(node.url, "evm_mine")

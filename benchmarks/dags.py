@@ -29,11 +29,27 @@ def job_block(name: str, config: dict[str, Any], max_concurrency: int) -> dict[s
     }
 
 
-def write_dag(path: Path, start: int, end: int, partition_size: int, chunk_size: int = 1000,
-              datasets: list[str] = DATASETS, max_concurrency: int = 2, rpc_pool: str = "bench") -> Path:
+def write_dag(
+    path: Path,
+    start: int,
+    end: int,
+    partition_size: int,
+    chunk_size: int = 1000,
+    datasets: list[str] = DATASETS,
+    max_concurrency: int = 2,
+    rpc_pool: str = "bench",
+) -> Path:
     """A DAG whose job `bench` covers blocks `start..end` (inclusive) of chain 10143."""
-    config = {"chain_id": CHAIN_ID, "datasets": datasets, "rpc_pool": rpc_pool, "start_block": start,
-              "end_block": end, "partition_size": partition_size, "chunk_size": chunk_size}
-    path.write_text(yaml.safe_dump({"name": "benchmark", "jobs": [job_block(JOB, config, max_concurrency)]},
-                                   sort_keys=False))
+    config = {
+        "chain_id": CHAIN_ID,
+        "datasets": datasets,
+        "rpc_pool": rpc_pool,
+        "start_block": start,
+        "end_block": end,
+        "partition_size": partition_size,
+        "chunk_size": chunk_size,
+    }
+    path.write_text(
+        yaml.safe_dump({"name": "benchmark", "jobs": [job_block(JOB, config, max_concurrency)]}, sort_keys=False)
+    )
     return path

@@ -39,13 +39,15 @@ def ensure_etl() -> Path:
 def etl_script(url: str, out: Path) -> str:
     """ethereum-etl's export of blocks, transactions, receipts and logs of the range, as one shell script."""
     etl, q = shlex.quote(str(ensure_etl())), lambda p: shlex.quote(str(out / p))
-    return " && ".join([
-        f"{etl} export_blocks_and_transactions --start-block {FIRST} --end-block {LAST} --provider-uri {url} "
-        f"--blocks-output {q('blocks.csv')} --transactions-output {q('transactions.csv')}",
-        f"{etl} extract_csv_column --input {q('transactions.csv')} --column hash --output {q('hashes.txt')}",
-        f"{etl} export_receipts_and_logs --transaction-hashes {q('hashes.txt')} --provider-uri {url} "
-        f"--receipts-output {q('receipts.csv')} --logs-output {q('logs.csv')}",
-    ])
+    return " && ".join(
+        [
+            f"{etl} export_blocks_and_transactions --start-block {FIRST} --end-block {LAST} --provider-uri {url} "
+            f"--blocks-output {q('blocks.csv')} --transactions-output {q('transactions.csv')}",
+            f"{etl} extract_csv_column --input {q('transactions.csv')} --column hash --output {q('hashes.txt')}",
+            f"{etl} export_receipts_and_logs --transaction-hashes {q('hashes.txt')} --provider-uri {url} "
+            f"--receipts-output {q('receipts.csv')} --logs-output {q('logs.csv')}",
+        ]
+    )
 
 
 def measure(work: Path, quick: bool) -> list[Row]:
@@ -59,6 +61,13 @@ def measure(work: Path, quick: bool) -> list[Row]:
         ours, etl = alternate(lambda: ours_once().seconds, theirs, 1 if quick else 2)
     print(f"  cryo-ingest run (blocks, transactions, logs): {spread(ours)}; ethereum-etl: {spread(etl)}")
     blocks = LAST - FIRST + 1
-    return [Row(f"2 vs ethereum-etl, {blocks:,} blocks: blocks, txs, receipts, logs", f"{blocks / median(ours):,.0f} blocks/s",
-                f"ethereum-etl: {blocks / median(etl):,.0f} blocks/s", f"{median(etl) / median(ours):.1f}x its speed",
-                "-", None)]
+    return [
+        Row(
+            f"2 vs ethereum-etl, {blocks:,} blocks: blocks, txs, receipts, logs",
+            f"{blocks / median(ours):,.0f} blocks/s",
+            f"ethereum-etl: {blocks / median(etl):,.0f} blocks/s",
+            f"{median(etl) / median(ours):.1f}x its speed",
+            "-",
+            None,
+        )
+    ]

@@ -9,9 +9,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "benchmarks" / ".cache"
@@ -46,11 +46,14 @@ def run(argv: Sequence[str], env: Mapping[str, str] | None = None, stdin: bytes 
         seconds = time.perf_counter() - began
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0), err.seek(0)
-        result = Run(seconds, usage.ru_maxrss * 1024, out.read().decode(errors="replace"),
-                     err.read().decode(errors="replace"))
+        result = Run(
+            seconds, usage.ru_maxrss * 1024, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        )
     if child.returncode != 0:
-        raise CommandFailed(f"{' '.join(map(str, argv))} exited with {child.returncode}:\n"
-                            f"{result.stdout[-2000:]}{result.stderr[-2000:]}")
+        raise CommandFailed(
+            f"{' '.join(map(str, argv))} exited with {child.returncode}:\n"
+            f"{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
     return result
 
 

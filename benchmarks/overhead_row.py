@@ -13,8 +13,8 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from benchmarks import chain
 from benchmarks.dags import DATASETS, write_dag
@@ -43,19 +43,28 @@ def fresh(path: Path) -> Path:
 
 def pipeline(work: Path, url: str, datasets: list[str], max_concurrency: int = 2) -> Callable[[], Run]:
     """A timed `cryo-ingest run --extractor cryo` of the range into a fresh local store."""
-    dag = write_dag(work / f"cryo-{len(datasets)}-{max_concurrency}.yaml", FIRST, LAST, PARTITION, datasets=datasets,
-                    max_concurrency=max_concurrency)
+    dag = write_dag(
+        work / f"cryo-{len(datasets)}-{max_concurrency}.yaml",
+        FIRST,
+        LAST,
+        PARTITION,
+        datasets=datasets,
+        max_concurrency=max_concurrency,
+    )
 
     def once() -> Run:
         store = fresh(work / "store")
-        return run(cli("run", dag, "--job", "bench", "--store", store, "--extractor", "cryo"),
-                   local_env(work, TRACE_RPC_POOL_BENCH_URL=url))
+        return run(
+            cli("run", dag, "--job", "bench", "--store", store, "--extractor", "cryo"),
+            local_env(work, TRACE_RPC_POOL_BENCH_URL=url),
+        )
 
     return once
 
 
 def freeze(work: Path, url: str, datasets: list[str]) -> Callable[[], Run]:
     """A timed `cryo.freeze` of the range in a fresh Python process."""
+
     def once() -> Run:
         out = fresh(work / "freeze")
         return run([sys.executable, "-c", FREEZE, json.dumps(datasets), url, str(out), str(FIRST), str(LAST)])
@@ -73,8 +82,10 @@ def fixed_costs(work: Path, url: str) -> str:
         chain.rpc(url, method)
     chain.rpc(url, "trace_block", hex(FIRST))
     checks = time.perf_counter() - began
-    return (f"process start + imports + DAG (cryo-ingest plan): {start:.2f} s; per partition: Cryo child start "
-            f"{child:.2f} s, node checks {checks * 1000:.0f} ms")
+    return (
+        f"process start + imports + DAG (cryo-ingest plan): {start:.2f} s; per partition: Cryo child start "
+        f"{child:.2f} s, node checks {checks * 1000:.0f} ms"
+    )
 
 
 def _child_start(url: str) -> float:
@@ -101,6 +112,13 @@ def measure(work: Path, quick: bool) -> list[Row]:
         print(f"  fixed costs: {fixed_costs(work, node.url)}")
     ratio = median(ours_s) / median(theirs_s)
     blocks = LAST - FIRST + 1
-    return [Row(f"1 cryo-ingest run --extractor cryo, {blocks:,} blocks x 20 txs, 4 datasets",
-                f"{median(ours_s):.2f} s", f"cryo.freeze: {median(theirs_s):.2f} s", f"{ratio:.2f}x its time",
-                f"<= {TARGET}x", ratio <= TARGET)]
+    return [
+        Row(
+            f"1 cryo-ingest run --extractor cryo, {blocks:,} blocks x 20 txs, 4 datasets",
+            f"{median(ours_s):.2f} s",
+            f"cryo.freeze: {median(theirs_s):.2f} s",
+            f"{ratio:.2f}x its time",
+            f"<= {TARGET}x",
+            ratio <= TARGET,
+        )
+    ]

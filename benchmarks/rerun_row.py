@@ -10,9 +10,9 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from benchmarks.dags import write_dag
 from benchmarks.measure import Run, cli, in_run_seconds, local_env, median, run
@@ -36,16 +36,27 @@ def moto_server() -> Iterator[dict[str, str]]:
     server.start()
     try:
         host, port = server.get_host_and_port()
-        aws = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "bench",
-               "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}
-        boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                     aws_access_key_id="bench", aws_secret_access_key="bench").create_bucket(Bucket=BUCKET)
+        aws = {
+            "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        boto3.client(
+            "s3",
+            endpoint_url=aws["AWS_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        ).create_bucket(Bucket=BUCKET)
         yield aws
     finally:
         server.stop()
 
 
-def publish_then_rerun(work: Path, partitions: int, store: str, aws: dict[str, str], reruns: int) -> tuple[Run, list[Run]]:
+def publish_then_rerun(
+    work: Path, partitions: int, store: str, aws: dict[str, str], reruns: int
+) -> tuple[Run, list[Run]]:
     """The run that publishes `partitions` partitions of four datasets, then `reruns` reruns of it."""
     dag = write_dag(work / f"rerun-{partitions}.yaml", 0, partitions * PARTITION - 1, PARTITION, chunk_size=PARTITION)
     command = cli("run", dag, "--job", "bench", "--store", store)
@@ -73,8 +84,13 @@ def s3_floor(aws: dict[str, str], prefix: str) -> float:
     """Seconds to GET every `_SUCCESS` under `prefix` and LIST its version prefix, with one boto3 client."""
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name=aws["AWS_DEFAULT_REGION"],
-                      aws_access_key_id="bench", aws_secret_access_key="bench")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=aws["AWS_ENDPOINT_URL"],
+        region_name=aws["AWS_DEFAULT_REGION"],
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
     markers = [o["Key"] for page in pages for o in page.get("Contents", ()) if o["Key"].endswith("/_SUCCESS")]
     began = time.perf_counter()
@@ -88,11 +104,18 @@ def row(name: str, partitions: int, first: Run, again: list[Run], floor: float, 
     wall = median([r.seconds for r in again])
     inside = median([in_run_seconds(r) for r in again])
     rate = partitions / inside
-    print(f"  {name}: publish {first.seconds:.2f} s; rerun {inside:.2f} s in the runner, {wall:.2f} s with process start "
-          f"({partitions / wall:,.0f} partitions/s); direct GET+LIST of every version: {floor:.2f} s")
-    return Row(f"5 rerun, {name}, {partitions:,} partitions", f"{rate:,.0f} partitions/s",
-               f"direct reads: {partitions / floor:,.0f} partitions/s", f"{inside / floor:.2f}x its time",
-               f">= {target} partitions/s" if target else "-", rate >= target if target else None)
+    print(
+        f"  {name}: publish {first.seconds:.2f} s; rerun {inside:.2f} s in the runner, {wall:.2f} s with process start "
+        f"({partitions / wall:,.0f} partitions/s); direct GET+LIST of every version: {floor:.2f} s"
+    )
+    return Row(
+        f"5 rerun, {name}, {partitions:,} partitions",
+        f"{rate:,.0f} partitions/s",
+        f"direct reads: {partitions / floor:,.0f} partitions/s",
+        f"{inside / floor:.2f}x its time",
+        f">= {target} partitions/s" if target else "-",
+        rate >= target if target else None,
+    )
 
 
 def measure(work: Path, quick: bool) -> list[Row]:

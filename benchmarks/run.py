@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.measure import CACHE, CommandFailed  # noqa: E402 - needs the path above
-from benchmarks.table import Row, render  # noqa: E402
+from benchmarks.measure import CACHE, CommandFailed
+from benchmarks.table import Row, render
 
 #: Row number -> (module measuring it, what it is).
 ROWS = {

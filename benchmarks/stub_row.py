@@ -45,16 +45,31 @@ def run_stub_only(work: Path, blocks: int) -> Run:
 
 
 def measure(work: Path, quick: bool) -> list[Row]:
-    ours, floor = alternate(lambda: run_stub(work, BLOCKS).seconds, lambda: run_stub_only(work, BLOCKS).seconds,
-                            2 if quick else 3)
+    ours, floor = alternate(
+        lambda: run_stub(work, BLOCKS).seconds, lambda: run_stub_only(work, BLOCKS).seconds, 2 if quick else 3
+    )
     print(f"  run {BLOCKS:,} blocks: {spread(ours)}; stub.write_chunks alone: {spread(floor)}")
     rate = BLOCKS / median(ours)
     small, large = (run_stub(work, blocks).peak_rss for blocks in MEMORY_SIZES)
-    print(f"  peak RSS: {MEMORY_SIZES[0]:,} blocks {small / 2**20:.0f} MiB, {MEMORY_SIZES[1]:,} blocks {large / 2**20:.0f} MiB")
+    print(
+        f"  peak RSS: {MEMORY_SIZES[0]:,} blocks {small / 2**20:.0f} MiB, "
+        f"{MEMORY_SIZES[1]:,} blocks {large / 2**20:.0f} MiB"
+    )
     return [
-        Row("4a stub run, 100,000 blocks", f"{rate:,.0f} blocks/s",
+        Row(
+            "4a stub run, 100,000 blocks",
+            f"{rate:,.0f} blocks/s",
             f"write_chunks alone, 1 thread: {BLOCKS / median(floor):,.0f} blocks/s",
-            f"{median(floor) / median(ours):.2f}x its speed", f">= {TARGET_RATE:,} blocks/s", rate >= TARGET_RATE),
-        Row("4b stub peak RSS", f"{large / 2**20:.0f} MiB at 200,000 blocks", f"{small / 2**20:.0f} MiB at 20,000 blocks",
-            f"{large / small:.2f}x", f"<= {TARGET_MEMORY}x", large / small <= TARGET_MEMORY),
+            f"{median(floor) / median(ours):.2f}x its speed",
+            f">= {TARGET_RATE:,} blocks/s",
+            rate >= TARGET_RATE,
+        ),
+        Row(
+            "4b stub peak RSS",
+            f"{large / 2**20:.0f} MiB at 200,000 blocks",
+            f"{small / 2**20:.0f} MiB at 20,000 blocks",
+            f"{large / small:.2f}x",
+            f"<= {TARGET_MEMORY}x",
+            large / small <= TARGET_MEMORY,
+        ),
     ]

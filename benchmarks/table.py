@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -33,5 +33,6 @@ def render(rows: Sequence[Row]) -> str:
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
 
-    return "\n".join([line(HEADER), "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-                      *(line(r.cells()) for r in rows)])
+    return "\n".join(
+        [line(HEADER), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *(line(r.cells()) for r in rows)]
+    )

@@ -29,9 +29,16 @@ def write_dags(folder: Path) -> int:
     for f in range(FILES):
         jobs = []
         for j in range(JOBS_PER_FILE):
-            config = {"chain_id": 2 + j, "datasets": ["blocks", "transactions", "logs", "traces"][: 1 + j % 4],
-                      "rpc_pool": f"pool-{j % 7}", "start_block": j * 1000, "end_block": j * 1000 + 99_999,
-                      "partition_size": 10_000, "chunk_size": 1000, "compression": ["lz4", "zstd:3"][j % 2]}
+            config = {
+                "chain_id": 2 + j,
+                "datasets": ["blocks", "transactions", "logs", "traces"][: 1 + j % 4],
+                "rpc_pool": f"pool-{j % 7}",
+                "start_block": j * 1000,
+                "end_block": j * 1000 + 99_999,
+                "partition_size": 10_000,
+                "chunk_size": 1000,
+                "compression": ["lz4", "zstd:3"][j % 2],
+            }
             jobs.append(job_block(f"job_{f}_{j}", config, 20))
         text = yaml.safe_dump({"name": f"dag_{f}", "jobs": jobs}, sort_keys=False)
         (folder / f"dag_{f:03d}.yaml").write_text(text)
@@ -41,10 +48,20 @@ def write_dags(folder: Path) -> int:
 def measure(work: Path, quick: bool) -> list[Row]:
     folder = work / "dags"
     jobs = write_dags(folder)
-    ours, floor = alternate(lambda: run(cli("validate", folder)).seconds,
-                            lambda: run([sys.executable, "-c", LOAD_ONLY, str(folder)]).seconds,
-                            2 if quick else 3)
+    ours, floor = alternate(
+        lambda: run(cli("validate", folder)).seconds,
+        lambda: run([sys.executable, "-c", LOAD_ONLY, str(folder)]).seconds,
+        2 if quick else 3,
+    )
     print(f"  validate: {spread(ours)}; PyYAML load only: {spread(floor)}")
     rate = jobs / median(ours)
-    return [Row("3 validate 10,000 jobs / 200 files", f"{rate:,.0f} jobs/s", f"PyYAML load: {jobs / median(floor):,.0f} jobs/s",
-                f"{median(ours) / median(floor):.2f}x its time", f">= {TARGET:,} jobs/s", rate >= TARGET)]
+    return [
+        Row(
+            "3 validate 10,000 jobs / 200 files",
+            f"{rate:,.0f} jobs/s",
+            f"PyYAML load: {jobs / median(floor):,.0f} jobs/s",
+            f"{median(ours) / median(floor):.2f}x its time",
+            f">= {TARGET:,} jobs/s",
+            rate >= TARGET,
+        )
+    ]

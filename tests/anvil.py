@@ -17,10 +17,11 @@ import threading
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -74,8 +75,20 @@ def start_anvil(chain_id: int) -> Node:
     """anvil on a free loopback port, mining only when asked, in arrival order, with geth-style step traces."""
     port = free_port()
     command = [
-        str(anvil_binary()), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
-        "--timestamp", "1700000000", "--silent", "--no-mining", "--order", "fifo", "--steps-tracing",
+        str(anvil_binary()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chain-id",
+        str(chain_id),
+        "--timestamp",
+        "1700000000",
+        "--silent",
+        "--no-mining",
+        "--order",
+        "fifo",
+        "--steps-tracing",
     ]
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: nobody reads it while anvil runs
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)

@@ -40,10 +40,27 @@ def rpc(url: str, method: str, *params: Any, timeout: float = 10) -> Any:
 # --- a tiny EVM assembler: mnemonics and `push(value)` items, so each contract reads as opcodes ---
 
 OPCODES = {
-    "STOP": 0x00, "CALLER": 0x33, "CALLVALUE": 0x34, "CALLDATALOAD": 0x35, "CALLDATASIZE": 0x36,
-    "CALLDATACOPY": 0x37, "CODECOPY": 0x39, "POP": 0x50, "MSTORE": 0x52, "SSTORE": 0x55,
-    "GAS": 0x5A, "DUP1": 0x80, "LOG0": 0xA0, "LOG1": 0xA1, "LOG2": 0xA2, "LOG3": 0xA3, "LOG4": 0xA4,
-    "CREATE": 0xF0, "CALL": 0xF1, "RETURN": 0xF3, "REVERT": 0xFD,
+    "STOP": 0x00,
+    "CALLER": 0x33,
+    "CALLVALUE": 0x34,
+    "CALLDATALOAD": 0x35,
+    "CALLDATASIZE": 0x36,
+    "CALLDATACOPY": 0x37,
+    "CODECOPY": 0x39,
+    "POP": 0x50,
+    "MSTORE": 0x52,
+    "SSTORE": 0x55,
+    "GAS": 0x5A,
+    "DUP1": 0x80,
+    "LOG0": 0xA0,
+    "LOG1": 0xA1,
+    "LOG2": 0xA2,
+    "LOG3": 0xA3,
+    "LOG4": 0xA4,
+    "CREATE": 0xF0,
+    "CALL": 0xF1,
+    "RETURN": 0xF3,
+    "REVERT": 0xFD,
 }
 
 
@@ -69,28 +86,70 @@ def deployer(runtime: bytes) -> bytes:
 #: Emits LOG0..LOG4, each with the calldata as data and topics 1, 2, 3, 4 (as 32-byte words).
 #: Stack before LOGn, top first: offset 0, size CALLDATASIZE, topic0, topic1, ...
 LOGGER = asm(
-    "CALLDATASIZE", push(0), push(0), "CALLDATACOPY",  # memory[0:size] = calldata
-    "CALLDATASIZE", push(0), "LOG0",
-    push(1), "CALLDATASIZE", push(0), "LOG1",
-    push(2), push(1), "CALLDATASIZE", push(0), "LOG2",
-    push(3), push(2), push(1), "CALLDATASIZE", push(0), "LOG3",
-    push(4), push(3), push(2), push(1), "CALLDATASIZE", push(0), "LOG4",
+    "CALLDATASIZE",
+    push(0),
+    push(0),
+    "CALLDATACOPY",  # memory[0:size] = calldata
+    "CALLDATASIZE",
+    push(0),
+    "LOG0",
+    push(1),
+    "CALLDATASIZE",
+    push(0),
+    "LOG1",
+    push(2),
+    push(1),
+    "CALLDATASIZE",
+    push(0),
+    "LOG2",
+    push(3),
+    push(2),
+    push(1),
+    "CALLDATASIZE",
+    push(0),
+    "LOG3",
+    push(4),
+    push(3),
+    push(2),
+    push(1),
+    "CALLDATASIZE",
+    push(0),
+    "LOG4",
     "STOP",
 )
 
 #: ERC-20 shaped: calldata (to, amount); storage[to] = amount; Transfer(caller, to) with amount as data.
 TOKEN20 = asm(
-    push(0x20), "CALLDATALOAD", push(0), "CALLDATALOAD", "SSTORE",  # SSTORE(key=to, value=amount)
-    push(0x20), "CALLDATALOAD", push(0), "MSTORE",  # memory[0:32] = amount
-    push(0), "CALLDATALOAD", "CALLER", push(bytes.fromhex(TRANSFER_TOPIC)),  # topics 2, 1, 0
-    push(0x20), push(0), "LOG3",
+    push(0x20),
+    "CALLDATALOAD",
+    push(0),
+    "CALLDATALOAD",
+    "SSTORE",  # SSTORE(key=to, value=amount)
+    push(0x20),
+    "CALLDATALOAD",
+    push(0),
+    "MSTORE",  # memory[0:32] = amount
+    push(0),
+    "CALLDATALOAD",
+    "CALLER",
+    push(bytes.fromhex(TRANSFER_TOPIC)),  # topics 2, 1, 0
+    push(0x20),
+    push(0),
+    "LOG3",
     "STOP",
 )
 
 #: ERC-721 shaped: calldata (to, token_id); Transfer(caller, to, token_id), all four topics, no data.
 TOKEN721 = asm(
-    push(0x20), "CALLDATALOAD", push(0), "CALLDATALOAD", "CALLER", push(bytes.fromhex(TRANSFER_TOPIC)),
-    push(0), push(0), "LOG4",
+    push(0x20),
+    "CALLDATALOAD",
+    push(0),
+    "CALLDATALOAD",
+    "CALLER",
+    push(bytes.fromhex(TRANSFER_TOPIC)),
+    push(0),
+    push(0),
+    "LOG4",
     "STOP",
 )
 
@@ -105,10 +164,34 @@ CHILD_INIT = asm(
 #: then CREATE a child. CALL's stack, top first: gas, address, value, in offset, in size, out offset,
 #: out size; CREATE's: value, offset, size.
 FACTORY = asm(
-    push(0), push(0), push(0), push(0), push(0), push(0), "CALLDATALOAD", "GAS", "CALL", "POP",
-    push(0), push(0), push(0), push(0), "CALLVALUE", push(0x20), "CALLDATALOAD", "GAS", "CALL", "POP",
-    push(CHILD_INIT), push(0), "MSTORE",  # memory[32 - len : 32] = child init code
-    push(len(CHILD_INIT)), push(32 - len(CHILD_INIT)), push(0), "CREATE", "POP",
+    push(0),
+    push(0),
+    push(0),
+    push(0),
+    push(0),
+    push(0),
+    "CALLDATALOAD",
+    "GAS",
+    "CALL",
+    "POP",
+    push(0),
+    push(0),
+    push(0),
+    push(0),
+    "CALLVALUE",
+    push(0x20),
+    "CALLDATALOAD",
+    "GAS",
+    "CALL",
+    "POP",
+    push(CHILD_INIT),
+    push(0),
+    "MSTORE",  # memory[32 - len : 32] = child init code
+    push(len(CHILD_INIT)),
+    push(32 - len(CHILD_INIT)),
+    push(0),
+    "CREATE",
+    "POP",
     "STOP",
 )
 
@@ -146,12 +229,16 @@ class _Builder:
         self.nonces = {account: 0 for account in self.accounts}
         self.pending: list[str] = []
 
-    def send(self, sender: int, to: str | None, data: str = "", value: int = 0, tx_type: int = 2,
-             gas: int = 300_000) -> str:
+    def send(
+        self, sender: int, to: str | None, data: str = "", value: int = 0, tx_type: int = 2, gas: int = 300_000
+    ) -> str:
         """Queue a transaction of `tx_type` from account `sender`; returns its hash."""
         account = self.accounts[sender]
         tx: dict[str, Any] = {
-            "from": account, "nonce": hex(self.nonces[account]), "gas": hex(gas), "value": hex(value),
+            "from": account,
+            "nonce": hex(self.nonces[account]),
+            "gas": hex(gas),
+            "value": hex(value),
             "input": "0x" + data,
         }
         if to is not None:

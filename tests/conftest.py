@@ -26,10 +26,19 @@ def env(tmp_path: Path) -> dict[str, str]:
 def cli(env: dict[str, str], tmp_path: Path):
     """Run `cryo-ingest ARGS...` in a child process, from `tmp_path`."""
 
-    def run(*args: str, input: str | None = None, extra_env: dict[str, str] | None = None,
-            check: bool = False) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([sys.executable, "-m", "cryo_ingest.cli", *args], cwd=tmp_path, input=input,
-                              capture_output=True, text=True, env={**env, **(extra_env or {})}, timeout=600)
+    def run(
+        *args: str, input: str | None = None, extra_env: dict[str, str] | None = None, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "cryo_ingest.cli", *args],
+            cwd=tmp_path,
+            input=input,
+            capture_output=True,
+            text=True,
+            env={**env, **(extra_env or {})},
+            timeout=600,
+            check=False,
+        )
         if check and done.returncode != 0:
             raise AssertionError(f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr}")
         return done

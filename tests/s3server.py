@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -14,16 +14,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
+from cryo_ingest.extract.base import ExtractRequest
 from cryo_ingest.extract.cryo.extractor import CryoExtractor, child_result, compression_arg
 from cryo_ingest.job.datasets import ALIASES, CANONICAL, canonical
-from cryo_ingest.extract.base import ExtractRequest
 from cryo_ingest.job.endpoints import Endpoint
 from cryo_ingest.job.options import OutputOptions, Throughput
+from trace_operators.contract import Cancelled, FatalError, RetryableError, TaskContext
+
 from tests.anvil import CHAIN_ID, Node, RpcProxy, free_port
 from tests.chain import rpc
 from tests.freeze import freeze_directly
-from trace_operators.contract import Cancelled, FatalError, RetryableError, TaskContext
 
 POOL = "testpool"
 FOUR = ("blocks", "transactions", "logs", "traces")
@@ -36,13 +36,27 @@ Files = dict[str, list[Path]]
 
 def context(tmp_path: Path, **fields: Any) -> TaskContext:
     # The extractor never touches the store.
-    return TaskContext(task_id="t1", attempt=1, store=None, staging_root=tmp_path,  # type: ignore[arg-type]
-                       logger=logging.getLogger("test"), **fields)
+    return TaskContext(
+        task_id="t1",
+        attempt=1,
+        store=None,
+        staging_root=tmp_path,  # type: ignore[arg-type]
+        logger=logging.getLogger("test"),
+        **fields,
+    )
 
 
-def request(url: str, out_dir: Path, datasets: tuple[str, ...], start: int, end: int, chunk_size: int = CHUNK,
-            chain_id: int = CHAIN_ID, output: OutputOptions = OutputOptions(),
-            throughput: Throughput = Throughput()) -> ExtractRequest:
+def request(
+    url: str,
+    out_dir: Path,
+    datasets: tuple[str, ...],
+    start: int,
+    end: int,
+    chunk_size: int = CHUNK,
+    chain_id: int = CHAIN_ID,
+    output: OutputOptions = OutputOptions(),
+    throughput: Throughput = Throughput(),
+) -> ExtractRequest:
     endpoint = Endpoint(POOL, url, "TEST")
     return ExtractRequest(chain_id, datasets, start, end, chunk_size, output, throughput, out_dir, endpoint)
 
@@ -79,8 +93,9 @@ def four(anvil: Node, tmp_path_factory: pytest.TempPathFactory) -> Files:
 
 
 def test_four_datasets_equal_what_cryo_writes(anvil: Node, four: Files, tmp_path: Path) -> None:
-    counts = freeze_directly(anvil.url, list(FOUR), tmp_path, blocks=[f"0:{anvil.head + 1}"], chunk_size=CHUNK,
-                             network_name=str(CHAIN_ID))
+    counts = freeze_directly(
+        anvil.url, list(FOUR), tmp_path, blocks=[f"0:{anvil.head + 1}"], chunk_size=CHUNK, network_name=str(CHAIN_ID)
+    )
     assert counts["n_errored"] == 0
     assert list(four) == list(FOUR)
     for dataset, paths in four.items():
@@ -145,7 +160,11 @@ def test_output_options_reach_cryo_per_dataset(anvil: Node, four: Files, tmp_pat
     output = OutputOptions(
         include_columns={"blocks": ("parent_hash",)},
         exclude_columns={"transactions": ("success",), "logs": ("chain_id",)},
-        u256_types=("string", "f64"), hex=True, compression="zstd", compression_level=3, row_group_size=4,
+        u256_types=("string", "f64"),
+        hex=True,
+        compression="zstd",
+        compression_level=3,
+        row_group_size=4,
     )
     files = extract(tmp_path, anvil.url, ("blocks", "transactions", "logs"), 0, 29, chunk_size=10, output=output)
     blocks, txs, logs = (table(files[d]) for d in ("blocks", "transactions", "logs"))
@@ -171,10 +190,17 @@ def test_output_options_reach_cryo_per_dataset(anvil: Node, four: Files, tmp_pat
         assert metadata.num_row_groups == max(1, metadata.num_rows // 4)
 
 
-def test_throughput_options_reach_cryo_and_change_no_byte(rpc_proxy: RpcProxy, anvil: Node, four: Files,
-                                                          tmp_path: Path) -> None:
-    throughput = Throughput(requests_per_second=1000, max_concurrent_requests=2, max_concurrent_chunks=1,
-                            max_retries=1, initial_backoff_ms=10, inner_request_size=5)
+def test_throughput_options_reach_cryo_and_change_no_byte(
+    rpc_proxy: RpcProxy, anvil: Node, four: Files, tmp_path: Path
+) -> None:
+    throughput = Throughput(
+        requests_per_second=1000,
+        max_concurrent_requests=2,
+        max_concurrent_chunks=1,
+        max_retries=1,
+        initial_backoff_ms=10,
+        inner_request_size=5,
+    )
     files = extract(tmp_path, rpc_proxy.url(), ("blocks", "logs"), 0, anvil.head, throughput=throughput)
     for dataset in ("blocks", "logs"):
         assert [p.read_bytes() for p in files[dataset]] == [p.read_bytes() for p in four[dataset]]
@@ -192,25 +218,39 @@ def test_compression_argument() -> None:
 NAMES = ", ".join(CANONICAL)
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("start", 5, "blocks 5..4 are not a range: need 0 <= start <= end"),
-    ("start", -1, "blocks -1..4 are not a range: need 0 <= start <= end"),
-    ("start", True, "start must be an integer, not True"),
-    ("chunk_size", 0, "chunk_size must be at least 1, not 0"),
-    ("end", 20_000_000,
-     "blocks 0..20000000 in chunks of 25 exceed one partition's bounds (10,000,000 blocks, 10,000 files)"),
-    ("compression", ("zstd", 23), "zstd compression takes a level from 1 to 22, not 23"),
-    ("compression", ("lz4", 3), "compression 'lz4' level 3 is not one Cryo writes: "
-                                "use lz4, snappy, uncompressed or zstd, gzip, brotli with an optional level"),
-    ("u256_types", ("u32",), "u256_types must be a non-empty list of binary, string, f32, f64; got ['u32']"),
-    ("row_group_size", 0, "row_group_size must be an integer of at least 1, not 0"),
-    ("max_concurrent_requests", 0, "max_concurrent_requests must be an integer of at least 1, not 0"),
-    ("datasets", ("blocks", "state_diffs"),
-     f"datasets must be distinct names of {NAMES}; got ['blocks', 'state_diffs']"),
-    ("datasets", ("txs",), f"datasets must be distinct names of {NAMES}; got ['txs']"),
-])
-def test_bad_ranges_and_options_are_fatal_before_any_call(rpc_proxy: RpcProxy, tmp_path: Path, field: str,
-                                                          value: Any, message: str) -> None:
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("start", 5, "blocks 5..4 are not a range: need 0 <= start <= end"),
+        ("start", -1, "blocks -1..4 are not a range: need 0 <= start <= end"),
+        ("start", True, "start must be an integer, not True"),
+        ("chunk_size", 0, "chunk_size must be at least 1, not 0"),
+        (
+            "end",
+            20_000_000,
+            "blocks 0..20000000 in chunks of 25 exceed one partition's bounds (10,000,000 blocks, 10,000 files)",
+        ),
+        ("compression", ("zstd", 23), "zstd compression takes a level from 1 to 22, not 23"),
+        (
+            "compression",
+            ("lz4", 3),
+            "compression 'lz4' level 3 is not one Cryo writes: "
+            "use lz4, snappy, uncompressed or zstd, gzip, brotli with an optional level",
+        ),
+        ("u256_types", ("u32",), "u256_types must be a non-empty list of binary, string, f32, f64; got ['u32']"),
+        ("row_group_size", 0, "row_group_size must be an integer of at least 1, not 0"),
+        ("max_concurrent_requests", 0, "max_concurrent_requests must be an integer of at least 1, not 0"),
+        (
+            "datasets",
+            ("blocks", "state_diffs"),
+            f"datasets must be distinct names of {NAMES}; got ['blocks', 'state_diffs']",
+        ),
+        ("datasets", ("txs",), f"datasets must be distinct names of {NAMES}; got ['txs']"),
+    ],
+)
+def test_bad_ranges_and_options_are_fatal_before_any_call(
+    rpc_proxy: RpcProxy, tmp_path: Path, field: str, value: Any, message: str
+) -> None:
     bounds: dict[str, Any] = {"start": 0, "end": 4, "chunk_size": CHUNK}
     output, throughput, datasets = OutputOptions(), Throughput(), ("blocks",)
     if field == "datasets":
@@ -223,8 +263,16 @@ def test_bad_ranges_and_options_are_fatal_before_any_call(rpc_proxy: RpcProxy, t
         throughput = Throughput(max_concurrent_requests=value)
     else:
         output = OutputOptions(**{field: value})
-    req = request(rpc_proxy.url(), tmp_path / "out", datasets, bounds["start"], bounds["end"], bounds["chunk_size"],
-                  output=output, throughput=throughput)
+    req = request(
+        rpc_proxy.url(),
+        tmp_path / "out",
+        datasets,
+        bounds["start"],
+        bounds["end"],
+        bounds["chunk_size"],
+        output=output,
+        throughput=throughput,
+    )
     with pytest.raises(FatalError) as raised:
         CryoExtractor().extract(req, context(tmp_path))
     assert str(raised.value) == message
@@ -306,12 +354,16 @@ def cryo_children() -> list[int]:
     return found
 
 
-@pytest.mark.parametrize("how, message", [
-    ("cancel", "the task was cancelled while Cryo ran"),
-    ("deadline", "the task ran past its deadline while Cryo ran"),
-])
-def test_cancellation_and_deadline_kill_the_child(rpc_proxy: RpcProxy, anvil: Node, tmp_path: Path, how: str,
-                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("cancel", "the task was cancelled while Cryo ran"),
+        ("deadline", "the task ran past its deadline while Cryo ran"),
+    ],
+)
+def test_cancellation_and_deadline_kill_the_child(
+    rpc_proxy: RpcProxy, anvil: Node, tmp_path: Path, how: str, message: str
+) -> None:
     rpc_proxy.delay = 0.05  # and one request at a time: about 5 s for the chain's blocks
     beats: list[float] = []
     ctx = context(tmp_path, heartbeat=lambda: beats.append(time.monotonic()))
@@ -321,8 +373,9 @@ def test_cancellation_and_deadline_kill_the_child(rpc_proxy: RpcProxy, anvil: No
         ctx.deadline = time.monotonic() + 1.0
     throughput = Throughput(max_concurrent_requests=1)
     with pytest.raises(Cancelled) as raised:
-        CryoExtractor().extract(request(rpc_proxy.url(), tmp_path / "out", ("blocks",), 0, anvil.head,
-                                        throughput=throughput), ctx)
+        CryoExtractor().extract(
+            request(rpc_proxy.url(), tmp_path / "out", ("blocks",), 0, anvil.head, throughput=throughput), ctx
+        )
     assert str(raised.value) == message
     assert beats
     assert cryo_children() == []
@@ -337,15 +390,19 @@ def test_the_memory_limit_stops_the_child_not_the_worker(anvil: Node, tmp_path: 
     with pytest.raises(RetryableError) as raised:
         extractor.extract(request(anvil.url, tmp_path / "out", ("blocks",), 0, 9), context(tmp_path))
     # Where the child runs out depends on the machine: loading Cryo, in Python, or in Rust.
-    assert re.match(rf"Cryo, reading pool {POOL}, (exited with 1|was killed by SIGABRT): .*"
-                    r"(MemoryError|memory allocation of \d+ bytes failed|failed to map segment)", str(raised.value))
+    assert re.match(
+        rf"Cryo, reading pool {POOL}, (exited with 1|was killed by SIGABRT): .*"
+        r"(MemoryError|memory allocation of \d+ bytes failed|failed to map segment)",
+        str(raised.value),
+    )
 
 
 # --- known traps ---
 
 
-def test_a_node_without_block_receipts_gives_the_same_transactions(rpc_proxy: RpcProxy, anvil: Node, four: Files,
-                                                                   tmp_path: Path) -> None:
+def test_a_node_without_block_receipts_gives_the_same_transactions(
+    rpc_proxy: RpcProxy, anvil: Node, four: Files, tmp_path: Path
+) -> None:
     assert anvil.chain is not None
     rpc_proxy.refuse = {"eth_getBlockReceipts"}
     files = extract(tmp_path, rpc_proxy.url(), ("transactions",), 0, anvil.head)
@@ -382,8 +439,9 @@ def test_receipts_without_status(rpc_proxy: RpcProxy, tmp_path: Path) -> None:
     assert counts == {"n_completed": 0, "n_skipped": 0, "n_errored": 3}
 
     output = OutputOptions(exclude_columns={"transactions": ("success",)})
-    files = extract(tmp_path / "excluded", rpc_proxy.url(), ("transactions",), 0, 29, chunk_size=10, chain_id=1,
-                    output=output)
+    files = extract(
+        tmp_path / "excluded", rpc_proxy.url(), ("transactions",), 0, 29, chunk_size=10, chain_id=1, output=output
+    )
     txs = table(files["transactions"])
     assert "success" not in txs.column_names and txs.num_rows > 0
     assert set(txs["chain_id"].to_pylist()) == {1}

@@ -16,10 +16,29 @@ DATASETS = ["blocks", "transactions", "logs", "traces"]
 
 def dag(tmp_path: Path, end: int, partition_size: int, chunk_size: int) -> Path:
     path = tmp_path / "dag.yaml"
-    path.write_text(json.dumps({"name": "cryo", "jobs": [{
-        "name": "chain", "operator": "cryo_ingest", "scaling": {"max_concurrency": 2},
-        "config": {"chain_id": 10143, "datasets": DATASETS, "rpc_pool": "monad", "start_block": 0,
-                   "end_block": end, "partition_size": partition_size, "chunk_size": chunk_size}}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "cryo",
+                "jobs": [
+                    {
+                        "name": "chain",
+                        "operator": "cryo_ingest",
+                        "scaling": {"max_concurrency": 2},
+                        "config": {
+                            "chain_id": 10143,
+                            "datasets": DATASETS,
+                            "rpc_pool": "monad",
+                            "start_block": 0,
+                            "end_block": end,
+                            "partition_size": partition_size,
+                            "chunk_size": chunk_size,
+                        },
+                    }
+                ],
+            }
+        )
+    )
     return path
 
 
@@ -54,20 +73,41 @@ def test_whole_chain_in_uneven_partitions_equals_cryo_freeze(cli, anvil: Node, t
     assert {p: p.stat().st_mtime_ns for p in store.rglob("*")} == before
 
 
-def test_no_output_log_result_or_object_holds_the_pool_secrets(cli, rpc_proxy: RpcProxy, anvil: Node,
-                                                               tmp_path: Path) -> None:
+def test_no_output_log_result_or_object_holds_the_pool_secrets(
+    cli, rpc_proxy: RpcProxy, anvil: Node, tmp_path: Path
+) -> None:
     user, password, key = "ingest-user", "pw-Quartz-7731", "KeyZ9x8w7v6u5t4s3r2q"
     url = rpc_proxy.url(f"{user}:{password}", f"/v2/{key}?apikey={key}x")
     env = {"TRACE_RPC_POOL_MONAD_URL": url}
     path = dag(tmp_path, 29, partition_size=10, chunk_size=10)
-    outputs = [cli("run", str(path), "--job", "chain", "--extractor", "cryo", "--log-format", "json",
-                   extra_env=env, check=True)]
+    outputs = [
+        cli(
+            "run", str(path), "--job", "chain", "--extractor", "cryo", "--log-format", "json", extra_env=env, check=True
+        )
+    ]
     rpc_proxy.fail_blocks = {45}
-    outputs.append(cli("run", str(path), "--job", "chain", "--extractor", "cryo", "--start-block", "40",
-                       "--end-block", "49", extra_env=env))
+    outputs.append(
+        cli(
+            "run",
+            str(path),
+            "--job",
+            "chain",
+            "--extractor",
+            "cryo",
+            "--start-block",
+            "40",
+            "--end-block",
+            "49",
+            extra_env=env,
+        )
+    )
     assert outputs[1].returncode == 1 and "failed chain-40-49 (attempt 3, retryable_error)" in outputs[1].stdout
-    task = {"task_id": "t-1", "attempt": 1, "job": json.loads(path.read_text())["jobs"][0],
-            "partition": {"start": anvil.head + 1, "end": anvil.head + 10}}
+    task = {
+        "task_id": "t-1",
+        "attempt": 1,
+        "job": json.loads(path.read_text())["jobs"][0],
+        "partition": {"start": anvil.head + 1, "end": anvil.head + 10},
+    }
     outputs.append(cli("task", "-", "--extractor", "cryo", input=json.dumps(task), extra_env=env))
     assert outputs[2].returncode == 75
     text = "".join(o.stdout + o.stderr for o in outputs)
@@ -78,10 +118,16 @@ def test_no_output_log_result_or_object_holds_the_pool_secrets(cli, rpc_proxy: R
 
 
 def run_task(cli, end: int, env: dict[str, str], start: int = 0):
-    task = {"task_id": "t-1", "attempt": 1,
-            "job": {"name": "chain", "operator": "cryo_ingest",
-                    "config": {"chain_id": 10143, "datasets": ["blocks"], "rpc_pool": "monad"}},
-            "partition": {"start": start, "end": end}}
+    task = {
+        "task_id": "t-1",
+        "attempt": 1,
+        "job": {
+            "name": "chain",
+            "operator": "cryo_ingest",
+            "config": {"chain_id": 10143, "datasets": ["blocks"], "rpc_pool": "monad"},
+        },
+        "partition": {"start": start, "end": end},
+    }
     done = cli("task", "-", "--extractor", "cryo", input=json.dumps(task), extra_env=env)
     return done.returncode, json.loads(done.stdout)
 
@@ -116,5 +162,6 @@ def test_range_past_the_head_is_retryable(cli, anvil: Node, tmp_path: Path) -> N
     code, result = run_task(cli, anvil.head + 3, {"TRACE_RPC_POOL_MONAD_URL": anvil.url}, start=anvil.head - 1)
     assert (code, result["outcome"]) == (75, "retryable_error")
     assert result["error_message"] == (
-        f"blocks {anvil.head + 1}..{anvil.head + 3} are past the chain head {anvil.head} of pool monad")
+        f"blocks {anvil.head + 1}..{anvil.head + 3} are past the chain head {anvil.head} of pool monad"
+    )
     assert not list((tmp_path / "cryo-data").rglob("_SUCCESS"))

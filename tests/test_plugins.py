@@ -9,10 +9,11 @@ import textwrap
 import venv
 from pathlib import Path
 
-from tests.conftest import ROOT
 from trace_operators.contract import Operator
 from trace_operators.hookspecs import hookimpl
 from trace_operators.plugins import load_operators
+
+from tests.conftest import ROOT
 
 SPEC_SNIPPET = """
 import json, pluggy, trace_operators.hookspecs
@@ -94,14 +95,25 @@ def test_a_plugin_that_fails_to_import_does_not_stop_the_others(tmp_path: Path) 
         ops = load_operators()
         print(json.dumps({"names": sorted(ops.by_name), "failures": [[f.plugin, f.error] for f in ops.failures]}))
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
     report = json.loads(done.stdout)
     assert report["names"] == ["cryo_ingest"]
     assert report["failures"] == [
-        ["broken", "import failed: ModuleNotFoundError: No module named 'no_such_module_anywhere'"]]
-    blocked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             env={"PYTHONPATH": str(tmp_path), "TRACE_BLOCK_PLUGINS": "broken"})
+        ["broken", "import failed: ModuleNotFoundError: No module named 'no_such_module_anywhere'"]
+    ]
+    blocked = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(tmp_path), "TRACE_BLOCK_PLUGINS": "broken"},
+    )
     assert json.loads(blocked.stdout)["failures"] == []
 
 
@@ -110,11 +122,16 @@ def test_fresh_venv_after_pip_install_finds_the_operator(tmp_path: Path) -> None
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(ROOT)],
-                   check=True, capture_output=True, cwd=tmp_path)
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(ROOT)],
+        check=True,
+        capture_output=True,
+        cwd=tmp_path,
+    )
     published = (ROOT / "schemas" / "cryo_ingest.job.schema.json").read_text()
     loaded = subprocess.run([python, "-c", SPEC_SNIPPET], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert json.loads(loaded.stdout) == json.loads(published)
-    printed = subprocess.run([env_dir / "bin" / "cryo-ingest", "schema"], capture_output=True, text=True,
-                             check=True, cwd=tmp_path)
+    printed = subprocess.run(
+        [env_dir / "bin" / "cryo-ingest", "schema"], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
     assert printed.stdout == published

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 from cryo_ingest.extract.cryo_schemas import SCHEMAS
+
 from tests.conftest import FIXTURES
 
 DAG = FIXTURES / "valid" / "bootstrap.yaml"
@@ -48,9 +48,12 @@ def test_run_publishes_every_partition_with_cryo_schemas(cli, tmp_path: Path) ->
                 assert (len(data), hashlib.sha256(data).hexdigest()) == (f["bytes"], f["sha256"])
                 assert pq.read_schema(store / f["key"]).equals(SCHEMAS[dataset])
             manifest = json.loads(published[prefix + "_manifest.json"])
-            assert manifest == {"version": 1, "dataset_uuid": marker["dataset_uuid"],
-                                "dataset_version": marker["dataset_version"],
-                                "parquet_keys": sorted(f["key"] for f in marker["files"])}
+            assert manifest == {
+                "version": 1,
+                "dataset_uuid": marker["dataset_uuid"],
+                "dataset_version": marker["dataset_version"],
+                "parquet_keys": sorted(f["key"] for f in marker["files"]),
+            }
     blocks = pq.read_table(store / "cryo" / "10143" / "blocks").column("block_number")
     assert sorted(blocks.to_pylist()) == list(range(10000))
     assert not any(b"http" in data for data in published.values() if not data.startswith(b"PAR1"))
@@ -82,8 +85,9 @@ def test_local_and_s3_get_identical_bytes(cli, tmp_path: Path, s3_bucket, moto_s
     cli(*args, "--store", s3_bucket.url + "/lake", extra_env=moto_server.env, check=True)
     local = objects(tmp_path / "cryo-data")
     remote = s3_objects(s3_bucket)
-    assert {k.removeprefix("lake/"): v for k, v in remote.items() if not k.endswith(("_manifest.json", "_SUCCESS"))} \
-        == {k: v for k, v in local.items() if not k.endswith(("_manifest.json", "_SUCCESS"))}
+    assert {
+        k.removeprefix("lake/"): v for k, v in remote.items() if not k.endswith(("_manifest.json", "_SUCCESS"))
+    } == {k: v for k, v in local.items() if not k.endswith(("_manifest.json", "_SUCCESS"))}
     marker_key = next(k for k in remote if k.endswith("_SUCCESS"))
     assert json.loads(remote[marker_key])["files"][0]["key"].startswith("lake/cryo/10143/")
     rerun = cli(*args, "--store", s3_bucket.url + "/lake", extra_env=moto_server.env, check=True)
@@ -128,9 +132,26 @@ def test_interrupt_stops_in_flight_partitions_cleanly(env: dict[str, str], tmp_p
     import time
 
     process = subprocess.Popen(
-        [sys.executable, "-m", "cryo_ingest.cli", "run", str(DAG), "--job", "cryo_bootstrap", "--start-block", "0",
-         "--end-block", "999999"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "cryo_ingest.cli",
+            "run",
+            str(DAG),
+            "--job",
+            "cryo_bootstrap",
+            "--start-block",
+            "0",
+            "--end-block",
+            "999999",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     store = tmp_path / "cryo-data"
     deadline = time.monotonic() + 120
     while not (store.exists() and any(store.rglob("_SUCCESS"))):

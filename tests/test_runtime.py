@@ -10,17 +10,28 @@ import time
 from pathlib import Path
 
 import pytest
-
 from cryo_ingest.plugin import CryoIngest
-from trace_operators.runtime import logs
 from trace_operators.contract import Partition, TaskContext, TaskResult
+from trace_operators.runtime import logs
 from trace_operators.runtime.progress import Progress
 from trace_operators.runtime.runner import Runner
 from trace_operators.stores import open_store
 
-JOB = {"name": "boot", "operator": "cryo_ingest", "max_attempts": 3, "scaling": {"max_concurrency": 2},
-       "config": {"chain_id": 7, "datasets": ["blocks", "logs"], "rpc_pool": "p", "chunk_size": 100,
-                  "start_block": 0, "end_block": 999, "partition_size": 250}}
+JOB = {
+    "name": "boot",
+    "operator": "cryo_ingest",
+    "max_attempts": 3,
+    "scaling": {"max_concurrency": 2},
+    "config": {
+        "chain_id": 7,
+        "datasets": ["blocks", "logs"],
+        "rpc_pool": "p",
+        "chunk_size": 100,
+        "start_block": 0,
+        "end_block": 999,
+        "partition_size": 250,
+    },
+}
 LOGGER = logging.getLogger("test")
 
 
@@ -50,12 +61,16 @@ def test_cancelled_or_late_task_is_retryable_and_publishes_nothing(tmp_path: Pat
         if len(beats) == 3:
             cancel.set()
 
-    ctx = context(tmp_path, heartbeat=heartbeat, cancel=cancel) if how == "cancel" else \
-        context(tmp_path, deadline=time.monotonic() - 1)
+    ctx = (
+        context(tmp_path, heartbeat=heartbeat, cancel=cancel)
+        if how == "cancel"
+        else context(tmp_path, deadline=time.monotonic() - 1)
+    )
     result = operator.run_partition(resolved, Partition(0, 999), ctx)
     assert result.outcome == "retryable_error"
-    assert result.error_message == {"cancel": "the task was cancelled",
-                                     "deadline": "the task ran past its deadline"}[how]
+    assert (
+        result.error_message == {"cancel": "the task was cancelled", "deadline": "the task ran past its deadline"}[how]
+    )
     assert not list((tmp_path / "store").rglob("_SUCCESS"))
     assert not list((tmp_path / "staging").rglob("*.parquet"))
 
@@ -65,8 +80,15 @@ def test_store_failure_is_retried_with_backoff_then_reported(tmp_path: Path, s3_
     resolved = operator.resolve_job(JOB, {})
     delays: list[float] = []
     done = []
-    runner = Runner(operator, resolved, open_store("s3://no-such-bucket-here"), tmp_path / "staging", LOGGER,
-                    on_done=done.append, sleep=delays.append)
+    runner = Runner(
+        operator,
+        resolved,
+        open_store("s3://no-such-bucket-here"),
+        tmp_path / "staging",
+        LOGGER,
+        on_done=done.append,
+        sleep=delays.append,
+    )
     summary = runner.run(operator.plan(resolved, resolved.range))
     assert [r.outcome for r in summary.results] == ["retryable_error"] * 4
     assert [r.attempt for r in summary.results] == [3] * 4
@@ -80,8 +102,9 @@ def test_fatal_error_is_not_retried(tmp_path: Path) -> None:
     operator = CryoIngest()
     resolved = operator.resolve_job(JOB, {})
     delays: list[float] = []
-    runner = Runner(operator, resolved, open_store(str(tmp_path / "store")), tmp_path / "staging", LOGGER,
-                    sleep=delays.append)
+    runner = Runner(
+        operator, resolved, open_store(str(tmp_path / "store")), tmp_path / "staging", LOGGER, sleep=delays.append
+    )
     # A task id that could escape the staging root is fatal: retrying cannot help.
     partition = Partition(0, 99, partition_key="../../escape")
     [result] = runner.run([partition]).results

@@ -12,9 +12,9 @@ from importlib import resources
 
 import pytest
 import yaml
+from trace_operators.secrets import mask, redact_text, scan
 
 from tests.conftest import FIXTURES
-from trace_operators.secrets import mask, redact_text, scan
 
 ALCHEMY_KEY = "Xk" + "7q_R2m-Z9p" * 3
 INFURA_ID = "9c2f" + "41ab" * 7
@@ -67,13 +67,21 @@ POSITIVE_VALUES = [
     case(ANKR_URL, "secret.url-credentials", ANKR_KEY, "ankr"),
     case(CHAINSTACK_URL, "secret.url-credentials", CHAINSTACK_KEY, "chainstack"),
     case(USERPASS_URL, "secret.url-credentials", PASSWORD, "user-pass"),
-    case("https://:" + PASSWORD + "@mainnet.infura.io/v3/" + INFURA_ID, "secret.url-credentials", PASSWORD,
-         "infura-secret"),
+    case(
+        "https://:" + PASSWORD + "@mainnet.infura.io/v3/" + INFURA_ID,
+        "secret.url-credentials",
+        PASSWORD,
+        "infura-secret",
+    ),
     case(APIKEY_URL, "secret.url-credentials", API_KEY, "query-apikey"),
     case(DRPC_URL, "secret.url-credentials", DRPC_KEY, "drpc-dkey"),
     case("https://gw.example.net/" + GATEWAY_KEY + "/rpc", "secret.url-credentials", GATEWAY_KEY, "random-segment"),
-    case("https://eth-mainnet.blastapi" + ".io/3f2a9c1e-7b4d-4e6f-8a9b-0c1d2e3f4a5b", "secret.url-credentials",
-         "3f2a9c1e-7b4d-4e6f-8a9b-0c1d2e3f4a5b", "blastapi-uuid"),
+    case(
+        "https://eth-mainnet.blastapi" + ".io/3f2a9c1e-7b4d-4e6f-8a9b-0c1d2e3f4a5b",
+        "secret.url-credentials",
+        "3f2a9c1e-7b4d-4e6f-8a9b-0c1d2e3f4a5b",
+        "blastapi-uuid",
+    ),
     case("wss://eth-mainnet.g.alchemy" + ".com/v2/" + ALCHEMY_KEY, "secret.url-credentials", ALCHEMY_KEY, "websocket"),
     case("eth-mainnet.g.alchemy" + ".com/v2/" + ALCHEMY_KEY, "secret.url-credentials", ALCHEMY_KEY, "scheme-less"),
     case("https://rpc.ankr" + ".com/eth", "secret.provider-host", "", "provider-no-key"),
@@ -183,11 +191,44 @@ def test_paths_start_from_the_given_prefix_and_follow_keys_and_indices() -> None
 @pytest.mark.parametrize(
     "name",
     [
-        "api_key", "apikey", "apiKey", "API-KEY", "x-api-key", "token", "auth_token", "access_token", "GITHUB_TOKEN",
-        "secret", "client_secret", "password", "db_password", "passwd", "passphrase", "private_key", "privateKey",
-        "privkey", "access_key", "secret_key", "aws_secret_access_key", "auth", "authorization", "Authorization",
-        "credential", "credentials", "rpc_url", "rpcUrl", "ETH_RPC_URL", "rpc_endpoint", "bearer", "mnemonic",
-        "seed_phrase", "recovery_phrase", "jwt", "signing_key", "password2", "api_key_value",
+        "api_key",
+        "apikey",
+        "apiKey",
+        "API-KEY",
+        "x-api-key",
+        "token",
+        "auth_token",
+        "access_token",
+        "GITHUB_TOKEN",
+        "secret",
+        "client_secret",
+        "password",
+        "db_password",
+        "passwd",
+        "passphrase",
+        "private_key",
+        "privateKey",
+        "privkey",
+        "access_key",
+        "secret_key",
+        "aws_secret_access_key",
+        "auth",
+        "authorization",
+        "Authorization",
+        "credential",
+        "credentials",
+        "rpc_url",
+        "rpcUrl",
+        "ETH_RPC_URL",
+        "rpc_endpoint",
+        "bearer",
+        "mnemonic",
+        "seed_phrase",
+        "recovery_phrase",
+        "jwt",
+        "signing_key",
+        "password2",
+        "api_key_value",
     ],
 )
 def test_a_key_named_like_a_secret_is_reported_at_the_key(name: str) -> None:
@@ -199,9 +240,26 @@ def test_a_key_named_like_a_secret_is_reported_at_the_key(name: str) -> None:
 @pytest.mark.parametrize(
     "name",
     [
-        "max_tokens", "tokens_per_second", "token_address", "token_id", "author", "authors", "auth_mode",
-        "auth_type", "rpc_pool", "unique_key", "partition_key", "key", "secret_name", "secrets", "password_file",
-        "token_env", "keys", "seed", "tokens", "passthrough",
+        "max_tokens",
+        "tokens_per_second",
+        "token_address",
+        "token_id",
+        "author",
+        "authors",
+        "auth_mode",
+        "auth_type",
+        "rpc_pool",
+        "unique_key",
+        "partition_key",
+        "key",
+        "secret_name",
+        "secrets",
+        "password_file",
+        "token_env",
+        "keys",
+        "seed",
+        "tokens",
+        "passthrough",
     ],
 )
 def test_names_that_only_resemble_secret_names_are_not_reported(name: str) -> None:
@@ -244,7 +302,6 @@ def test_an_unquoted_hex_private_key_loaded_as_an_integer_is_reported() -> None:
     assert PRIVATE_KEY not in problem.message and problem.message.endswith(": 0x…b8")
 
 
-
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 BLOCK_HASH = "0x" + "b3f1c9a2d4e6f8a0" * 4
 TX_HASH = "0x" + "5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060"
@@ -285,8 +342,10 @@ NEGATIVE_VALUES = [
     quiet({"digest": "ghcr.io/example/cryo@sha256:" + "9e" * 32}, "image-digest"),
     quiet({"key": f"cryo/10143/blocks/0_999/{UUID}/10143__blocks__00000000_to_00000999.parquet"}, "object-key"),
     quiet({"commit": "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "cls": "PerPartitionExecutionStrategyV2"}, "ids"),
-    quiet({"subgraph": "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "arn": "arn:aws:iam::123456789012:role/x"},
-          "cid-and-arn"),
+    quiet(
+        {"subgraph": "QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG", "arn": "arn:aws:iam::123456789012:role/x"},
+        "cid-and-arn",
+    ),
     quiet({"secrets": ["RPC_KEY"], "auth_mode": "none", "author": "Ada Lovelace", "max_tokens": 4096}, "near-names"),
     quiet({"token_address": "0x" + "dac17f958d2ee523a2206206994597c13d831ec7", "rpc_pool": "monad"}, "token-address"),
     quiet({"x-defaults": {"timeout_seconds": 3600}, "publish": {"blocks": {"visibility": "internal"}}}, "dag-extras"),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-
 from cryo_ingest.publish.staging import (
     DEFAULT_ROOT,
     MAX_ATTEMPT,

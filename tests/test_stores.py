@@ -10,12 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-
-from tests.s3server import S3Bucket, S3Server
-from trace_operators.contract import StorageRef
-from trace_operators.contract import ObjectStore, StoreError
+from trace_operators.contract import ObjectStore, StorageRef, StoreError
 from trace_operators.stores import ACCEPTED_FORMS, LocalStore, S3Store, open_store
 from trace_operators.stores.s3 import MiB
+
+from tests.s3server import S3Bucket, S3Server
 
 #: Bytes with every value in them, so nothing gets away with a text-mode round trip.
 PAYLOAD = bytes(range(256)) * 40 + b"\r\n\x00end"
@@ -214,8 +213,13 @@ def test_s3_unreachable_endpoint_is_a_store_error(monkeypatch: pytest.MonkeyPatc
     with socket.socket() as probe:  # a port nobody listens on once the probe is closed
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_CONFIG_FILE": "/dev/null"}
+    env = {
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "y",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_CONFIG_FILE": "/dev/null",
+    }
     store = S3Store("cryo-test", env=env, max_attempts=1)
     with pytest.raises(StoreError, match=re.escape("S3 get s3://cryo-test/k failed: EndpointConnectionError")):
         store.get_bytes("k")

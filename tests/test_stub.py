@@ -11,10 +11,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-
 from cryo_ingest.extract import stub
 from cryo_ingest.extract.cryo_schemas import SCHEMAS
 from cryo_ingest.publish.versions import chunk_file_name
+
 from tests.anvil import Node
 from tests.freeze import freeze_directly
 
@@ -25,8 +25,9 @@ CHAIN_ID = 10143
 def cryo_files(anvil: Node, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The four default datasets of the test chain, extracted by the real Cryo wheel."""
     out = tmp_path_factory.mktemp("cryo")
-    counts = freeze_directly(anvil.url, list(stub.DATASETS), out, blocks=[f"0:{anvil.head + 1}"],
-                             network_name=str(CHAIN_ID))
+    counts = freeze_directly(
+        anvil.url, list(stub.DATASETS), out, blocks=[f"0:{anvil.head + 1}"], network_name=str(CHAIN_ID)
+    )
     assert counts["n_errored"] == 0
     return {dataset: out / chunk_file_name(CHAIN_ID, dataset, 0, anvil.head) for dataset in stub.DATASETS}
 
@@ -224,7 +225,9 @@ def test_another_chain_is_another_chain() -> None:
 
 def test_chunks_file_names_and_an_uneven_last_chunk(tmp_path: Path) -> None:
     calls = []
-    written = stub.write_chunks(["blocks", "logs"], CHAIN_ID, 5, 2_504, 1_000, tmp_path, on_chunk=lambda: calls.append(1))
+    written = stub.write_chunks(
+        ["blocks", "logs"], CHAIN_ID, 5, 2_504, 1_000, tmp_path, on_chunk=lambda: calls.append(1)
+    )
     names = ["00000005_to_00001004", "00001005_to_00002004", "00002005_to_00002504"]
     assert written == {d: [tmp_path / f"{CHAIN_ID}__{d}__{n}.parquet" for n in names] for d in ("blocks", "logs")}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for paths in written.values() for p in paths)
@@ -268,8 +271,15 @@ def test_a_failing_heartbeat_stops_after_whole_files(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("compression", "level", "codec"),
-    [("lz4", None, "LZ4"), ("snappy", None, "SNAPPY"), ("uncompressed", None, "UNCOMPRESSED"),
-     ("zstd", None, "ZSTD"), ("zstd", 3, "ZSTD"), ("gzip", 6, "GZIP"), ("brotli", None, "BROTLI")],
+    [
+        ("lz4", None, "LZ4"),
+        ("snappy", None, "SNAPPY"),
+        ("uncompressed", None, "UNCOMPRESSED"),
+        ("zstd", None, "ZSTD"),
+        ("zstd", 3, "ZSTD"),
+        ("gzip", 6, "GZIP"),
+        ("brotli", None, "BROTLI"),
+    ],
 )
 def test_compression(compression: str, level: int | None, codec: str, tmp_path: Path) -> None:
     [path] = stub.write_chunks(["logs"], CHAIN_ID, 0, 99, 100, tmp_path, compression, level)["logs"]
@@ -291,15 +301,28 @@ def test_row_group_size(tmp_path: Path) -> None:
     ("kwargs", "message"),
     [
         ({"datasets": ["txs"]}, "the stub extractor has no dataset 'txs'; it has blocks, transactions, logs, traces"),
-        ({"compression": "lz4_raw"}, "unknown compression 'lz4_raw'; expected one of lz4, snappy, uncompressed, zstd, gzip, brotli"),
+        (
+            {"compression": "lz4_raw"},
+            "unknown compression 'lz4_raw'; expected one of lz4, snappy, uncompressed, zstd, gzip, brotli",
+        ),
         ({"compression": "snappy", "compression_level": 3}, "compression 'snappy' takes no level"),
         ({"chunk_size": 0}, "chunk_size must be at least 1, got 0"),
         ({"start": 10}, f"block range 10..9 is not within 0..{stub.MAX_BLOCK} in order"),
-        ({"end": stub.MAX_BLOCK + 1}, f"block range 0..{stub.MAX_BLOCK + 1} is not within 0..{stub.MAX_BLOCK} in order"),
+        (
+            {"end": stub.MAX_BLOCK + 1},
+            f"block range 0..{stub.MAX_BLOCK + 1} is not within 0..{stub.MAX_BLOCK} in order",
+        ),
     ],
 )
 def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str, tmp_path: Path) -> None:
-    arguments = {"datasets": ["blocks"], "chain_id": CHAIN_ID, "start": 0, "end": 9, "chunk_size": 10, "out_dir": tmp_path}
+    arguments = {
+        "datasets": ["blocks"],
+        "chain_id": CHAIN_ID,
+        "start": 0,
+        "end": 9,
+        "chunk_size": 10,
+        "out_dir": tmp_path,
+    }
     arguments.update(kwargs)
     with pytest.raises(ValueError) as raised:
         stub.write_chunks(**arguments)

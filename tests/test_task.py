@@ -14,15 +14,23 @@ import pytest
 JOB = {
     "name": "cryo_bootstrap",
     "operator": "cryo_ingest",
-    "config": {"chain_id": 10143, "datasets": ["blocks", "txs", "logs", "traces"], "rpc_pool": "monad",
-               "chunk_size": 300},
+    "config": {
+        "chain_id": 10143,
+        "datasets": ["blocks", "txs", "logs", "traces"],
+        "rpc_pool": "monad",
+        "chunk_size": 300,
+    },
     "outputs": 4,
 }
 
 
 def task(**overrides) -> str:
-    body = {"task_id": "t-0001", "attempt": 1, "job": JOB,
-            "partition": {"partition_key": "1000-1999", "start": 1000, "end": 1999}}
+    body = {
+        "task_id": "t-0001",
+        "attempt": 1,
+        "job": JOB,
+        "partition": {"partition_key": "1000-1999", "start": 1000, "end": 1999},
+    }
     return json.dumps({**body, **overrides})
 
 
@@ -37,16 +45,27 @@ def test_good_task_then_retry(cli, tmp_path: Path) -> None:
     assert result["outcome"] == "success" and result["error_message"] is None
     published = result["datasets_published"]
     assert [(p["output_index"], p["dataset"]) for p in published] == [
-        (0, "blocks"), (1, "transactions"), (2, "logs"), (3, "traces")]
+        (0, "blocks"),
+        (1, "transactions"),
+        (2, "logs"),
+        (3, "traces"),
+    ]
     first = published[0]
     assert (first["range_start"], first["range_end"], first["row_count"]) == (1000, 1999, 1000)
     assert first["storage_ref"] == {
-        "scheme": "file", "bucket": str(tmp_path / "cryo-data"),
-        "prefix": f"cryo/10143/blocks/1000_1999/{first['dataset_version']}/", "glob": "*.parquet"}
+        "scheme": "file",
+        "bucket": str(tmp_path / "cryo-data"),
+        "prefix": f"cryo/10143/blocks/1000_1999/{first['dataset_version']}/",
+        "glob": "*.parquet",
+    }
     assert sorted(p.name for p in (tmp_path / "cryo-data" / first["storage_ref"]["prefix"]).iterdir()) == [
-        "10143__blocks__00001000_to_00001299.parquet", "10143__blocks__00001300_to_00001599.parquet",
-        "10143__blocks__00001600_to_00001899.parquet", "10143__blocks__00001900_to_00001999.parquet",
-        "_SUCCESS", "_manifest.json"]
+        "10143__blocks__00001000_to_00001299.parquet",
+        "10143__blocks__00001300_to_00001599.parquet",
+        "10143__blocks__00001600_to_00001899.parquet",
+        "10143__blocks__00001900_to_00001999.parquet",
+        "_SUCCESS",
+        "_manifest.json",
+    ]
     assert files_under(tmp_path / "staging") == set()
 
     retry = json.loads(cli("task", "-", input=task(attempt=2), check=True).stdout)
@@ -71,21 +90,30 @@ def test_one_dataset_missing_is_redone_alone(cli, tmp_path: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in kept} == kept
 
 
-@pytest.mark.parametrize("text, message", [
-    (task(task_id="../../etc"), "task_id"),
-    (task(task_id="a/b"), "task_id"),
-    (task(attempt=0), "attempt must be an integer >= 1"),
-    (task(attempt="1"), "attempt must be an integer >= 1"),
-    (task(partition=None), "task partition is missing"),
-    (task(partition={"start": 10, "end": 5}), "task partition ends before it starts: start 10, end 5"),
-    (task(partition={"start": -1, "end": 5}), "partition.start must be an integer >= 0"),
-    ("{not json", "task is not valid JSON"),
-    ("[]", "task must be a JSON object"),
-    (task(job={**JOB, "config": {**JOB["config"], "rpc_pool": "https://user:pw@rpc.example.org/v2/" + "Zk9" * 8}}),
-     "invalid job: config.rpc_pool: [secret.url-credentials]"),
-    (task(job={**JOB, "config": {**JOB["config"], "datasets": ["blocks", "contracts"]}, "outputs": 2}),
-     "the stub extractor writes only blocks, transactions, logs, traces, not contracts"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (task(task_id="../../etc"), "task_id"),
+        (task(task_id="a/b"), "task_id"),
+        (task(attempt=0), "attempt must be an integer >= 1"),
+        (task(attempt="1"), "attempt must be an integer >= 1"),
+        (task(partition=None), "task partition is missing"),
+        (task(partition={"start": 10, "end": 5}), "task partition ends before it starts: start 10, end 5"),
+        (task(partition={"start": -1, "end": 5}), "partition.start must be an integer >= 0"),
+        ("{not json", "task is not valid JSON"),
+        ("[]", "task must be a JSON object"),
+        (
+            task(
+                job={**JOB, "config": {**JOB["config"], "rpc_pool": "https://user:pw@rpc.example.org/v2/" + "Zk9" * 8}}
+            ),
+            "invalid job: config.rpc_pool: [secret.url-credentials]",
+        ),
+        (
+            task(job={**JOB, "config": {**JOB["config"], "datasets": ["blocks", "contracts"]}, "outputs": 2}),
+            "the stub extractor writes only blocks, transactions, logs, traces, not contracts",
+        ),
+    ],
+)
 def test_hostile_or_broken_task_is_fatal(cli, tmp_path: Path, text: str, message: str) -> None:
     done = cli("task", "-", input=text)
     assert done.returncode == 1
@@ -101,15 +129,24 @@ def test_hostile_or_broken_task_is_fatal(cli, tmp_path: Path, text: str, message
 def test_unreadable_task_file(cli) -> None:
     done = cli("task", "missing.json")
     assert done.returncode == 1
-    assert json.loads(done.stdout)["error_message"] == "cannot read the task file missing.json: No such file or directory"
+    assert (
+        json.loads(done.stdout)["error_message"] == "cannot read the task file missing.json: No such file or directory"
+    )
 
 
 def test_killed_mid_publish_then_rerun_publishes_the_same_bytes(env: dict[str, str], tmp_path: Path, cli) -> None:
     big = task(partition={"start": 0, "end": 59999}, job={**JOB, "config": {**JOB["config"], "chunk_size": 1000}})
     victim = tmp_path / "victim"
     victim.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "cryo_ingest.cli", "task", "-"], cwd=victim, env=env,
-                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cryo_ingest.cli", "task", "-"],
+        cwd=victim,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     process.stdin.write(big)
     process.stdin.close()
     store = victim / "cryo-data"
@@ -121,11 +158,20 @@ def test_killed_mid_publish_then_rerun_publishes_the_same_bytes(env: dict[str, s
     process.wait()
     assert len(list(store.rglob("_SUCCESS"))) < 4, "killed too late to test anything"
 
-    rerun = subprocess.run([sys.executable, "-m", "cryo_ingest.cli", "task", "-"], cwd=victim, env=env, input=big,
-                           capture_output=True, text=True, check=True)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "cryo_ingest.cli", "task", "-"],
+        cwd=victim,
+        env=env,
+        input=big,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     clean = cli("task", "-", input=big, check=True)
-    versions = [[(p["dataset_version"], p["row_count"], p["bytes"]) for p in json.loads(d)["datasets_published"]]
-                for d in (rerun.stdout, clean.stdout)]
+    versions = [
+        [(p["dataset_version"], p["row_count"], p["bytes"]) for p in json.loads(d)["datasets_published"]]
+        for d in (rerun.stdout, clean.stdout)
+    ]
     assert versions[0] == versions[1]
     victim_files = {str(p.relative_to(store)): p.read_bytes() for p in store.rglob("*") if p.is_file()}
     clean_store = tmp_path / "cryo-data"

@@ -7,10 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from trace_operators.dag.validation import validate_file
+from trace_operators.plugins import load_operators
 
 from tests.conftest import FIXTURES, ROOT
-from trace_operators.plugins import load_operators
-from trace_operators.dag.validation import validate_file
 
 INVALID = sorted((FIXTURES / "invalid").glob("*.yaml"))
 EXPECT = re.compile(rb"^# expect: (\S+) at (\d+):(\d+)$", re.M)
@@ -41,7 +41,7 @@ def test_cli_over_the_invalid_folder(cli) -> None:
     done = cli("validate", str(FIXTURES / "invalid"))
     assert done.returncode == 1
     lines = done.stdout.splitlines()
-    assert all(LINE.match(line) for line in lines), [l for l in lines if not LINE.match(l)]
+    assert all(LINE.match(line) for line in lines), [line for line in lines if not LINE.match(line)]
     reported = {(Path(m[1]).stem, m[5], int(m[2]), int(m[3])) for m in map(LINE.match, lines)}
     for path in INVALID:
         rule, line, col = expectation(path)
@@ -70,11 +70,17 @@ def test_json_format(cli) -> None:
     assert done.returncode == 1
     report = json.loads(done.stdout)
     assert report["errors"] == 1
-    assert report["findings"] == [{
-        "file": str(FIXTURES / "invalid" / "schema.unknown-key.yaml"), "line": 10, "col": 7, "severity": "error",
-        "rule": "schema.unknown-key", "message": "unknown key 'chunksize' in config",
-        "hint": "did you mean 'chunk_size'?",
-    }]
+    assert report["findings"] == [
+        {
+            "file": str(FIXTURES / "invalid" / "schema.unknown-key.yaml"),
+            "line": 10,
+            "col": 7,
+            "severity": "error",
+            "rule": "schema.unknown-key",
+            "message": "unknown key 'chunksize' in config",
+            "hint": "did you mean 'chunk_size'?",
+        }
+    ]
 
 
 def test_usage_errors_exit_2(cli) -> None:
@@ -89,9 +95,14 @@ def test_a_missing_file_is_a_problem_line(cli) -> None:
 
 
 def test_secrets_never_printed_whole(cli) -> None:
-    whole = {"hunter2hunter2", "Qmx7Kd9fP2vR8sT4wY6zA1bC3eG5hJ", "AKIAIOSFODNN7EXAMPLE",
-             "9fK2mQ7xL4pR8vT1wZ6yB3nC5hJ0dG", "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
-             "test test test test test test test test test test test junk"}
+    whole = {
+        "hunter2hunter2",
+        "Qmx7Kd9fP2vR8sT4wY6zA1bC3eG5hJ",
+        "AKIAIOSFODNN7EXAMPLE",
+        "9fK2mQ7xL4pR8vT1wZ6yB3nC5hJ0dG",
+        "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318",
+        "test test test test test test test test test test test junk",
+    }
     for fmt in ("text", "json"):
         done = cli("validate", "--format", fmt, str(FIXTURES / "invalid"))
         for secret in whole:
@@ -157,8 +168,7 @@ def test_editor_schema_applies_the_job_schema_to_cryo_ingest_jobs() -> None:
     from referencing import Registry, Resource
 
     schemas = {p.name: json.loads(p.read_text()) for p in (ROOT / "schemas").glob("*.json")}
-    registry = Registry().with_resources(
-        (name, Resource.from_contents(body)) for name, body in schemas.items())
+    registry = Registry().with_resources((name, Resource.from_contents(body)) for name, body in schemas.items())
     editor = Draft202012Validator(schemas["dag.schema.json"], registry=registry)
     for schema in schemas.values():
         Draft202012Validator.check_schema(schema)

@@ -6,9 +6,10 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from trace_operators.contract import FatalError, Partition, ResolvedJob, TaskError
 
@@ -29,8 +30,13 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     validate.add_argument("--format", choices=("text", "json"), default="text")
     validate.add_argument("--strict", action="store_true", help="jobs of unknown operators are errors")
-    validate.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                          help="worker processes for many files (default: one per core)")
+    validate.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="worker processes for many files (default: one per core)",
+    )
 
     commands.add_parser("schema", help="print the job block's JSON Schema")
 
@@ -48,8 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     task = commands.add_parser("task", help="the container entry: one task JSON in, a TaskResult JSON out")
     task.add_argument("task", metavar="TASK.json", help="a file, or - for standard input")
     for sub in (plan, run, task):
-        sub.add_argument("--store", metavar="URL", help=f"local path, file:// or s3://bucket[/prefix] "
-                         f"(default: ${STORE_VARIABLE}, else {DEFAULT_STORE})")
+        sub.add_argument(
+            "--store",
+            metavar="URL",
+            help=f"local path, file:// or s3://bucket[/prefix] " f"(default: ${STORE_VARIABLE}, else {DEFAULT_STORE})",
+        )
         sub.add_argument("--extractor", choices=("stub", "cryo"), help="default: $TRACE_CRYO_MODE, else stub")
     for sub in (run, task):
         sub.add_argument("--log-format", choices=("text", "json"), default="text")
@@ -73,8 +82,8 @@ def _store(args: argparse.Namespace, env: Mapping[str, str]) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from trace_operators.plugins import load_operators
     from trace_operators.dag.validation import render, validate_paths
+    from trace_operators.plugins import load_operators
 
     operators = load_operators()
     for failure in operators.failures:
@@ -96,8 +105,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def _load_job(args: argparse.Namespace) -> dict[str, Any]:
     """The named job of a DAG file that validates, with the DAG's defaults applied."""
     from trace_operators.dag.checks import find_job
-    from trace_operators.plugins import load_operators
     from trace_operators.dag.validation import check_file
+    from trace_operators.plugins import load_operators
 
     doc, findings = check_file(args.dag, load_operators())
     errors = [f for f in findings if f.severity == "error"]
@@ -122,15 +131,22 @@ def _range(args: argparse.Namespace, fixed: Partition | None) -> Partition:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from cryo_ingest.plugin import CryoIngest
     from cryo_ingest.partition import targets
+    from cryo_ingest.plugin import CryoIngest
 
     operator, env = CryoIngest(), _env(args)
     resolved = operator.resolve_job(_load_job(args), env)
     store = _store(args, env)
     rows = [
-        {"partition_key": p.partition_key, "start": p.start, "end": p.end, "dataset": t.dataset,
-         "dataset_version": t.dataset_version, "config_hash": t.config_hash, "prefix": t.prefix}
+        {
+            "partition_key": p.partition_key,
+            "start": p.start,
+            "end": p.end,
+            "dataset": t.dataset,
+            "dataset_version": t.dataset_version,
+            "config_hash": t.config_hash,
+            "prefix": t.prefix,
+        }
         for p in operator.plan(resolved, _range(args, resolved.range))
         for t in targets(resolved.spec, p, store)
     ]
@@ -144,8 +160,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def _startup(args: argparse.Namespace, env: Mapping[str, str], resolved: ResolvedJob) -> tuple[Path, Any, Any]:
     """The logger (redacting the job's endpoint), the store, and the staging root with stale task directories swept."""
-    from cryo_ingest.publish.staging import check_outside_store, staging_root, staging_ttl_hours, sweep_stale
     from trace_operators.runtime import logs
+
+    from cryo_ingest.publish.staging import check_outside_store, staging_root, staging_ttl_hours, sweep_stale
 
     endpoint = resolved.spec.endpoint
     logger = logs.configure(args.log_format, secrets=[endpoint.url] if endpoint else [])
@@ -162,9 +179,10 @@ def _startup(args: argparse.Namespace, env: Mapping[str, str], resolved: Resolve
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from cryo_ingest.plugin import CryoIngest
     from trace_operators.runtime.progress import Progress
     from trace_operators.runtime.runner import Runner
+
+    from cryo_ingest.plugin import CryoIngest
 
     operator, env = CryoIngest(), _env(args)
     resolved = operator.resolve_job(_load_job(args), env)
@@ -175,8 +193,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         summary = runner.run(partitions)
     except KeyboardInterrupt:
-        print("\ncryo-ingest run: interrupted; the partitions in flight stopped, and no prefix of theirs "
-              "has a _SUCCESS marker", file=sys.stderr)
+        print(
+            "\ncryo-ingest run: interrupted; the partitions in flight stopped, and no prefix of theirs "
+            "has a _SUCCESS marker",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     finally:
         progress.close()
@@ -194,9 +215,10 @@ def _read_task(source: str) -> bytes:
 
 
 def cmd_task(args: argparse.Namespace) -> int:
-    from cryo_ingest.plugin import CryoIngest
     from trace_operators.contract import TaskContext, TaskResult
     from trace_operators.runtime.tasks import parse_task
+
+    from cryo_ingest.plugin import CryoIngest
 
     env = _env(args)
     task_id, attempt = "", 0
@@ -206,8 +228,7 @@ def cmd_task(args: argparse.Namespace) -> int:
         operator = CryoIngest()
         resolved = operator.resolve_job(task.job, env)
         root, logger, store = _startup(args, env, resolved)
-        ctx = TaskContext(task.task_id, task.attempt, store, root, logger,
-                          dataset_uuids=task.dataset_uuids)
+        ctx = TaskContext(task.task_id, task.attempt, store, root, logger, dataset_uuids=task.dataset_uuids)
         result = operator.run_partition(resolved, task.partition, ctx)
     except (TaskError, UsageError) as error:
         outcome = "retryable_error" if isinstance(error, TaskError) and error.retryable else "fatal_error"

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import time
 
-from cryo_ingest.job.config import CryoSpec
+from trace_operators import secrets
+from trace_operators.contract import (
+    ObjectStore,
+    Partition,
+    Publication,
+    ResolvedJob,
+    StoreError,
+    TaskContext,
+    TaskError,
+    TaskResult,
+)
+
 from cryo_ingest.extract.base import ExtractRequest
 from cryo_ingest.extract.registry import load_extractor
+from cryo_ingest.job.config import CryoSpec
 from cryo_ingest.publish.commit import Target, find_published, publish
 from cryo_ingest.publish.staging import staged
 from cryo_ingest.publish.versions import dataset_version, version_prefix
-from trace_operators import secrets
-from trace_operators.contract import (
-    Partition, Publication, ResolvedJob, TaskContext, TaskError, TaskResult,
-)
-from trace_operators.contract import ObjectStore, StoreError
 
 
-def targets(spec: CryoSpec, partition: Partition, store: ObjectStore,
-            uuids: dict[int, str] | None = None) -> list[Target]:
+def targets(
+    spec: CryoSpec, partition: Partition, store: ObjectStore, uuids: dict[int, str] | None = None
+) -> list[Target]:
     """One target per dataset of the job, in output order."""
     out = []
     for index, dataset in enumerate(spec.datasets):
@@ -26,17 +34,40 @@ def targets(spec: CryoSpec, partition: Partition, store: ObjectStore,
         uuid_ = (uuids or {}).get(index) or spec.default_uuids[index]
         version = dataset_version(uuid_, spec.chain_id, dataset, partition.start, partition.end, hash_)
         prefix = store.key(version_prefix(spec.chain_id, dataset, partition.start, partition.end, version))
-        out.append(Target(index, dataset, spec.chain_id, partition.start, partition.end, uuid_, version, hash_,
-                          prefix, spec.extractor, spec.extractor_version))
+        out.append(
+            Target(
+                index,
+                dataset,
+                spec.chain_id,
+                partition.start,
+                partition.end,
+                uuid_,
+                version,
+                hash_,
+                prefix,
+                spec.extractor,
+                spec.extractor_version,
+            )
+        )
     return out
 
 
-def _extract_and_publish(spec: CryoSpec, partition: Partition, missing: list[Target],
-                         ctx: TaskContext) -> list[Publication]:
+def _extract_and_publish(
+    spec: CryoSpec, partition: Partition, missing: list[Target], ctx: TaskContext
+) -> list[Publication]:
     extractor = load_extractor(spec.extractor)
     with staged(ctx.staging_root, ctx.task_id, ctx.attempt) as out_dir:
-        request = ExtractRequest(spec.chain_id, tuple(t.dataset for t in missing), partition.start, partition.end,
-                                 spec.chunk_size, spec.output, spec.throughput, out_dir, spec.endpoint)
+        request = ExtractRequest(
+            spec.chain_id,
+            tuple(t.dataset for t in missing),
+            partition.start,
+            partition.end,
+            spec.chunk_size,
+            spec.output,
+            spec.throughput,
+            out_dir,
+            spec.endpoint,
+        )
         files = extractor.extract(request, ctx)
         return [publish(ctx.store, t, files[t.dataset], ctx.checkpoint) for t in missing]
 
@@ -60,15 +91,26 @@ def run_partition(resolved: ResolvedJob, partition: Partition, ctx: TaskContext)
     except Exception as error:  # noqa: BLE001 - every failure becomes an outcome, never a traceback
         # Only a TaskError knows it is fatal; a store, disk or unforeseen failure may pass on a later attempt.
         retryable = not isinstance(error, TaskError) or error.retryable
-        message = secrets.redact_text(str(error) if isinstance(error, (TaskError, StoreError))
-                                      else f"{type(error).__name__}: {error}")
+        message = secrets.redact_text(
+            str(error) if isinstance(error, (TaskError, StoreError)) else f"{type(error).__name__}: {error}"
+        )
         ctx.logger.warning("partition %s failed: %s", partition.partition_key, message)
         ctx.logger.debug("partition %s failure", partition.partition_key, exc_info=True)
-        return TaskResult(ctx.task_id, ctx.attempt, "retryable_error" if retryable else "fatal_error",
-                          error_message=message, metrics=_metrics(began, partition, [], len(published)))
+        return TaskResult(
+            ctx.task_id,
+            ctx.attempt,
+            "retryable_error" if retryable else "fatal_error",
+            error_message=message,
+            metrics=_metrics(began, partition, [], len(published)),
+        )
     result = [published[i] for i in sorted(published)]
-    return TaskResult(ctx.task_id, ctx.attempt, "success", result,
-                      metrics=_metrics(began, partition, result, len(wanted) - len(missing)))
+    return TaskResult(
+        ctx.task_id,
+        ctx.attempt,
+        "success",
+        result,
+        metrics=_metrics(began, partition, result, len(wanted) - len(missing)),
+    )
 
 
 def _metrics(began: float, partition: Partition, published: list[Publication], reused: int) -> dict[str, float | int]:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from cryo_ingest.job.validation import schema_text, validate_job
 from trace_operators.contract import Partition, Problem, ResolvedJob, TaskContext, TaskResult
 from trace_operators.hookspecs import hookimpl
 from trace_operators.planning import split_range
+
+from cryo_ingest.job.validation import schema_text, validate_job
 
 
 class CryoIngest:

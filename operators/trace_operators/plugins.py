@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Iterable, Mapping
 
 import pluggy
 
@@ -59,7 +59,9 @@ def _collect(pm: pluggy.PluginManager, result: Operators) -> None:
         try:
             provided = list(impl.function())
         except Exception as error:  # noqa: BLE001
-            result.failures.append(PluginFailure(impl.plugin_name, f"trace_operators() raised {type(error).__name__}: {error}"))
+            result.failures.append(
+                PluginFailure(impl.plugin_name, f"trace_operators() raised {type(error).__name__}: {error}")
+            )
             continue
         for op in provided:
             name = getattr(op, "name", None)
@@ -71,8 +73,9 @@ def _collect(pm: pluggy.PluginManager, result: Operators) -> None:
                 result.by_name[name] = op
 
 
-def load_operators(plugins: Iterable[ModuleType | object] = (), *, entry_points_: bool = True,
-                   env: Mapping[str, str] = os.environ) -> Operators:
+def load_operators(
+    plugins: Iterable[ModuleType | object] = (), *, entry_points_: bool = True, env: Mapping[str, str] = os.environ
+) -> Operators:
     """Operators from the given plugin objects and, unless turned off, the installed entry points."""
     pm = plugin_manager()
     for plugin in plugins:

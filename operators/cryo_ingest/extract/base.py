@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from trace_operators.contract import TaskContext
+
 from cryo_ingest.job.endpoints import Endpoint
 from cryo_ingest.job.options import OutputOptions, Throughput
-from trace_operators.contract import TaskContext
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Mapping
 
-from cryo_ingest.extract.base import ExtractRequest, Extractor
 from trace_operators.contract import FatalError, TaskContext
+
+from cryo_ingest.extract.base import Extractor, ExtractRequest
 
 MODE_VARIABLE = "TRACE_CRYO_MODE"
 _MODES = {"fake": "stub", "stub": "stub", "real": "cryo", "cryo": "cryo"}
@@ -34,15 +35,22 @@ class StubExtractor:
     def extract(self, request: ExtractRequest, ctx: TaskContext) -> dict[str, list[Path]]:
         out = request.output
         return self._stub.write_chunks(
-            request.datasets, request.chain_id, request.start, request.end, request.chunk_size, request.out_dir,
-            compression=out.compression, compression_level=out.compression_level,
-            row_group_size=out.row_group_size, on_chunk=ctx.checkpoint,
+            request.datasets,
+            request.chain_id,
+            request.start,
+            request.end,
+            request.chunk_size,
+            request.out_dir,
+            compression=out.compression,
+            compression_level=out.compression_level,
+            row_group_size=out.row_group_size,
+            on_chunk=ctx.checkpoint,
         )
 
 
 @cache
 def load_extractor(name: str) -> Extractor:
-    """The extractor called `name`, built once per process (extractors keep no state); Cryo is imported only when asked for."""
+    """The extractor called `name`, built once per process; Cryo is imported only when asked for."""
     if name == "stub":
         return StubExtractor()
     from cryo_ingest.extract.cryo.extractor import CryoExtractor

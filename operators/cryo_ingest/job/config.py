@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any
 
 from cryo_ingest.job.datasets import canonical
 from cryo_ingest.job.endpoints import Endpoint
@@ -67,8 +68,9 @@ def _columns(raw: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
     return {canonical(name) or name: tuple(cols) for name, cols in (raw or {}).items()}
 
 
-def spec_from_config(config: Mapping[str, Any], extractor: str = "stub", extractor_version: str = "",
-                     endpoint: Endpoint | None = None) -> CryoSpec:
+def spec_from_config(
+    config: Mapping[str, Any], extractor: str = "stub", extractor_version: str = "", endpoint: Endpoint | None = None
+) -> CryoSpec:
     """Build the typed spec of a config the schema has already accepted."""
     compression, level = parse_compression(config.get("compression", "lz4"))
     u256 = config.get("u256_types")

@@ -56,18 +56,25 @@ _GETH = "geth's debug API ({method} with {tracer})"
 #: parameters after the block number. A node that lacks it fails every chunk of the dataset.
 PROBES: dict[str, tuple[str, tuple[Any, ...]]] = {
     **dict.fromkeys(("traces", "contracts", "native_transfers", "address_appearances"), ("trace_block", ())),
-    **dict.fromkeys(("balance_diffs", "code_diffs", "nonce_diffs", "storage_diffs"),
-                    ("trace_replayBlockTransactions", (["stateDiff"],))),
+    **dict.fromkeys(
+        ("balance_diffs", "code_diffs", "nonce_diffs", "storage_diffs"),
+        ("trace_replayBlockTransactions", (["stateDiff"],)),
+    ),
     "vm_traces": ("trace_replayBlockTransactions", (["vmTrace"],)),
-    **dict.fromkeys(("balance_reads", "code_reads", "nonce_reads", "storage_reads"),
-                    ("debug_traceBlockByNumber", ({"tracer": "prestateTracer"},))),
-    **dict.fromkeys(("geth_balance_diffs", "geth_code_diffs", "geth_nonce_diffs", "geth_storage_diffs"),
-                    ("debug_traceBlockByNumber", ({"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}},))),
+    **dict.fromkeys(
+        ("balance_reads", "code_reads", "nonce_reads", "storage_reads"),
+        ("debug_traceBlockByNumber", ({"tracer": "prestateTracer"},)),
+    ),
+    **dict.fromkeys(
+        ("geth_balance_diffs", "geth_code_diffs", "geth_nonce_diffs", "geth_storage_diffs"),
+        ("debug_traceBlockByNumber", ({"tracer": "prestateTracer", "tracerConfig": {"diffMode": True}},)),
+    ),
     "geth_calls": ("debug_traceBlockByNumber", ({"tracer": "callTracer", "tracerConfig": {}},)),
     "four_byte_counts": ("debug_traceBlockByNumber", ({"tracer": "4byteTracer"},)),
-    "geth_opcodes": ("debug_traceBlockByNumber", (
-        {"disableStack": True, "disableStorage": True, "enableMemory": False, "enableReturnData": True},
-    )),
+    "geth_opcodes": (
+        "debug_traceBlockByNumber",
+        ({"disableStack": True, "disableStorage": True, "enableMemory": False, "enableReturnData": True},),
+    ),
 }
 
 

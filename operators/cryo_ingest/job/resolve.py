@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from cryo_ingest.job.config import spec_from_config
-from cryo_ingest.job.endpoints import resolve_endpoint
-from cryo_ingest.extract.registry import extractor_name, load_extractor
-from cryo_ingest.job.validation import validate_job
 from trace_operators.contract import FatalError, Partition, ResolvedJob
 from trace_operators.dag.schema_errors import field_name
+
+from cryo_ingest.extract.registry import extractor_name, load_extractor
+from cryo_ingest.job.config import spec_from_config
+from cryo_ingest.job.endpoints import resolve_endpoint
+from cryo_ingest.job.validation import validate_job
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -32,15 +34,21 @@ def resolve_job(job: Mapping[str, Any], env: Mapping[str, str]) -> ResolvedJob:
     config = job["config"]
     name = extractor_name(env)
     extractor = load_extractor(name)
-    spec = spec_from_config(config, extractor=name, extractor_version=extractor.version,
-                            endpoint=resolve_endpoint(config["rpc_pool"], env) if name == "cryo" else None)
+    spec = spec_from_config(
+        config,
+        extractor=name,
+        extractor_version=extractor.version,
+        endpoint=resolve_endpoint(config["rpc_pool"], env) if name == "cryo" else None,
+    )
     if name == "stub":
         from cryo_ingest.extract.stub import DATASETS
 
         unsupported = [d for d in spec.datasets if d not in DATASETS]
         if unsupported:
-            raise FatalError(f"the stub extractor writes only {', '.join(DATASETS)}, not {', '.join(unsupported)}: "
-                             "use --extractor cryo (TRACE_CRYO_MODE=real)")
+            raise FatalError(
+                f"the stub extractor writes only {', '.join(DATASETS)}, not {', '.join(unsupported)}: "
+                "use --extractor cryo (TRACE_CRYO_MODE=real)"
+            )
     fixed = "start_block" in config
     return ResolvedJob(
         name=job["name"],

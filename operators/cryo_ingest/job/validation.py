@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any, Iterator, Mapping
+from typing import Any
 
-from cryo_ingest.job.config import DEFAULT_CHUNK_SIZE, MAX_FILES_PER_PARTITION
-from cryo_ingest.job.datasets import STATUS_SINCE, canonical
 from trace_operators import secrets
 from trace_operators.contract import Problem
 from trace_operators.dag.schema_errors import SchemaCheck
+
+from cryo_ingest.job.config import DEFAULT_CHUNK_SIZE, MAX_FILES_PER_PARTITION
+from cryo_ingest.job.datasets import STATUS_SINCE, canonical
+
 
 @cache
 def schema_text() -> str:
@@ -47,16 +50,28 @@ def _job_rules(job: Mapping[str, Any]) -> list[Problem]:
 
 def _forbidden_fields(job: Mapping[str, Any]) -> Iterator[Problem]:
     if "secrets" in job:
-        yield Problem("secret.secrets-field", "secrets: is not allowed on a cryo_ingest job", ("secrets",),
-                      "remove it: RPC credentials live in the RPC Egress Gateway; name the pool in config.rpc_pool",
-                      at_key=True)
+        yield Problem(
+            "secret.secrets-field",
+            "secrets: is not allowed on a cryo_ingest job",
+            ("secrets",),
+            "remove it: RPC credentials live in the RPC Egress Gateway; name the pool in config.rpc_pool",
+            at_key=True,
+        )
     if job.get("update_strategy") == "append":
-        yield Problem("job.update-strategy", "update_strategy: append is not supported by cryo_ingest",
-                      ("update_strategy",), "use update_strategy: replace (or leave it out): each range publishes "
-                      "an immutable version")
+        yield Problem(
+            "job.update-strategy",
+            "update_strategy: append is not supported by cryo_ingest",
+            ("update_strategy",),
+            "use update_strategy: replace (or leave it out): each range publishes " "an immutable version",
+        )
     if "unique_key" in job:
-        yield Problem("job.update-strategy", "unique_key only applies to update_strategy: append", ("unique_key",),
-                      "remove it", at_key=True)
+        yield Problem(
+            "job.update-strategy",
+            "unique_key only applies to update_strategy: append",
+            ("unique_key",),
+            "remove it",
+            at_key=True,
+        )
 
 
 def _dataset_rules(job: Mapping[str, Any], config: Mapping[str, Any]) -> Iterator[Problem]:
@@ -67,14 +82,22 @@ def _dataset_rules(job: Mapping[str, Any], config: Mapping[str, Any]) -> Iterato
     for index, name in enumerate(names):
         name_ = canonical(name) if isinstance(name, str) else None
         if name_ in seen and seen[name_] != name:
-            yield Problem("config.duplicate-dataset", f"{name!r} is {name_!r}, already listed as {seen[name_]!r}",
-                          ("config", "datasets", index), "list each dataset once")
+            yield Problem(
+                "config.duplicate-dataset",
+                f"{name!r} is {name_!r}, already listed as {seen[name_]!r}",
+                ("config", "datasets", index),
+                "list each dataset once",
+            )
         if name_:
             seen.setdefault(name_, name)
     outputs = job.get("outputs")
     if isinstance(outputs, int) and not isinstance(outputs, bool) and outputs != len(names):
-        yield Problem("job.outputs", f"outputs is {outputs} but config.datasets lists {len(names)} datasets",
-                      ("outputs",), f"write outputs: {len(names)} (output i is datasets[i])")
+        yield Problem(
+            "job.outputs",
+            f"outputs is {outputs} but config.datasets lists {len(names)} datasets",
+            ("outputs",),
+            f"write outputs: {len(names)} (output i is datasets[i])",
+        )
 
 
 def _int(config: Mapping[str, Any], key: str) -> int | None:
@@ -86,19 +109,29 @@ def _range_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
     start, end = _int(config, "start_block"), _int(config, "end_block")
     if ("start_block" in config) != ("end_block" in config):
         missing = "end_block" if "start_block" in config else "start_block"
-        yield Problem("config.range", f"a fixed range needs both start_block and end_block; {missing} is missing",
-                      ("config",), f"add {missing}: (end is inclusive), or remove the other to take ranges from events")
+        yield Problem(
+            "config.range",
+            f"a fixed range needs both start_block and end_block; {missing} is missing",
+            ("config",),
+            f"add {missing}: (end is inclusive), or remove the other to take ranges from events",
+        )
     elif start is not None and end is not None and end < start:
-        yield Problem("config.range", f"end_block {end} is below start_block {start}", ("config", "end_block"),
-                      "end_block is inclusive and must be >= start_block")
+        yield Problem(
+            "config.range",
+            f"end_block {end} is below start_block {start}",
+            ("config", "end_block"),
+            "end_block is inclusive and must be >= start_block",
+        )
     size = _int(config, "partition_size")
     chunk = _int(config, "chunk_size") or DEFAULT_CHUNK_SIZE
     if size and math.ceil(size / chunk) > MAX_FILES_PER_PARTITION:
-        yield Problem("config.too-many-files",
-                      f"a partition of {size} blocks in chunks of {chunk} needs {math.ceil(size / chunk)} Parquet "
-                      f"files per dataset; at most {MAX_FILES_PER_PARTITION} are allowed",
-                      ("config", "partition_size"),
-                      f"raise chunk_size to at least {math.ceil(size / MAX_FILES_PER_PARTITION)} or shrink partition_size")
+        yield Problem(
+            "config.too-many-files",
+            f"a partition of {size} blocks in chunks of {chunk} needs {math.ceil(size / chunk)} Parquet "
+            f"files per dataset; at most {MAX_FILES_PER_PARTITION} are allowed",
+            ("config", "partition_size"),
+            f"raise chunk_size to at least {math.ceil(size / MAX_FILES_PER_PARTITION)} or shrink partition_size",
+        )
 
 
 def _column_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
@@ -109,15 +142,24 @@ def _column_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
             continue
         for name in per_dataset:
             if isinstance(name, str) and canonical(name) and canonical(name) not in listed:
-                yield Problem("config.columns", f"{option} names {name!r}, which is not in config.datasets",
-                              ("config", option, name), f"add {name} to datasets or remove these columns", at_key=True)
+                yield Problem(
+                    "config.columns",
+                    f"{option} names {name!r}, which is not in config.datasets",
+                    ("config", option, name),
+                    f"add {name} to datasets or remove these columns",
+                    at_key=True,
+                )
     include, exclude = config.get("include_columns"), config.get("exclude_columns")
     if isinstance(include, dict) and isinstance(exclude, dict):
         for name, columns in include.items():
             both = sorted(set(columns or ()) & set(exclude.get(name) or ()))
             if both:
-                yield Problem("config.columns", f"{name} both includes and excludes {', '.join(both)}",
-                              ("config", "exclude_columns", name), "keep each column in one of the two lists")
+                yield Problem(
+                    "config.columns",
+                    f"{name} both includes and excludes {', '.join(both)}",
+                    ("config", "exclude_columns", name),
+                    "keep each column in one of the two lists",
+                )
 
 
 def _pre_byzantium(config: dict[str, Any]) -> Iterator[Problem]:
@@ -125,7 +167,11 @@ def _pre_byzantium(config: dict[str, Any]) -> Iterator[Problem]:
     start, since = _int(config, "start_block"), STATUS_SINCE.get(_int(config, "chain_id"))
     excluded = (config.get("exclude_columns") or {}).get("transactions") or ()
     if since and "transactions" in names and start is not None and start < since and "success" not in excluded:
-        yield Problem("cryo.pre-byzantium",
-                      f"receipts of chain {config['chain_id']} before block {since:,} carry no status: Cryo fails "
-                      "every transactions chunk of this range with its default columns",
-                      ("config", "datasets"), "add exclude_columns: {transactions: [success]}", severity="warning")
+        yield Problem(
+            "cryo.pre-byzantium",
+            f"receipts of chain {config['chain_id']} before block {since:,} carry no status: Cryo fails "
+            "every transactions chunk of this range with its default columns",
+            ("config", "datasets"),
+            "add exclude_columns: {transactions: [success]}",
+            severity="warning",
+        )

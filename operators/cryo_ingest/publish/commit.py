@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pyarrow.parquet as pq
+from trace_operators.contract import ObjectStore, Publication
 
 from cryo_ingest.publish.versions import canonical_json
-from trace_operators.contract import Publication
-from trace_operators.contract import ObjectStore
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
@@ -41,8 +41,12 @@ def _file_entry(key: str, path: Path) -> dict[str, Any]:
     with path.open("rb") as f:
         while block := f.read(1 << 20):
             digest.update(block)
-    return {"key": key, "bytes": path.stat().st_size, "rows": pq.read_metadata(path).num_rows,
-            "sha256": digest.hexdigest()}
+    return {
+        "key": key,
+        "bytes": path.stat().st_size,
+        "rows": pq.read_metadata(path).num_rows,
+        "sha256": digest.hexdigest(),
+    }
 
 
 def _marker(target: Target, files: list[dict[str, Any]]) -> dict[str, Any]:
@@ -101,8 +105,9 @@ def find_published(store: ObjectStore, target: Target) -> Publication | None:
     return _publication(store, target, files)
 
 
-def publish(store: ObjectStore, target: Target, paths: Sequence[Path],
-            checkpoint: Callable[[], None] = lambda: None) -> Publication:
+def publish(
+    store: ObjectStore, target: Target, paths: Sequence[Path], checkpoint: Callable[[], None] = lambda: None
+) -> Publication:
     """Upload the staged chunk files, the manifest, and the marker last; return the publication."""
     files = []
     for path in paths:

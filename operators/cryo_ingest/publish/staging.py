@@ -9,12 +9,11 @@ import re
 import shutil
 import stat
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Iterator, Mapping
 
-from trace_operators.contract import FatalError
-from trace_operators.contract import ObjectStore
+from trace_operators.contract import FatalError, ObjectStore
 
 DEFAULT_ROOT = Path("/tmp/trace/cryo")
 DEFAULT_TTL_HOURS = 24.0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 #: The project's own UUIDv5 namespace; changing it would rename every published version.
 NAMESPACE = uuid.UUID("e550e859-57ec-4b39-83ae-6d0bda3fb380")
@@ -45,4 +46,3 @@ def version_prefix(chain_id: int, dataset: str, start: int, end: int, version: s
 def chunk_file_name(chain_id: int, dataset: str, first: int, last: int) -> str:
     """Cryo's own file name for an inclusive chunk."""
     return f"{chain_id}__{dataset}__{first:08d}_to_{last:08d}.parquet"
-

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 from trace_operators import secrets
 from trace_operators.contract import Path_, Problem
@@ -22,15 +23,24 @@ def _jobs_of(data: Any) -> tuple[list[Any], Path_, bool] | Problem:
         return data, (), False
     if isinstance(data, dict):
         return [data], (), False
-    return Problem("dag.shape", "the document is neither a DAG, a list of job blocks, nor one job block", (),
-                   "write a mapping with jobs: [...], or a job block with name:, operator: and config:")
+    return Problem(
+        "dag.shape",
+        "the document is neither a DAG, a list of job blocks, nor one job block",
+        (),
+        "write a mapping with jobs: [...], or a job block with name:, operator: and config:",
+    )
 
 
 def _dag_level(data: Mapping[str, Any]) -> Iterator[Problem]:
     for key in data:
         if key not in DAG_KEYS and not (isinstance(key, str) and key.startswith("x-")):
-            yield Problem("dag.unknown-key", f"unknown DAG key {key!r}", (key,),
-                          f"a DAG holds {', '.join(DAG_KEYS)} and x-* keys for anchors", at_key=True)
+            yield Problem(
+                "dag.unknown-key",
+                f"unknown DAG key {key!r}",
+                (key,),
+                f"a DAG holds {', '.join(DAG_KEYS)} and x-* keys for anchors",
+                at_key=True,
+            )
         elif key.startswith("x-") or key == "defaults":
             yield from secrets.scan(data[key], (key,))
     if "defaults" in data and not isinstance(data["defaults"], dict):
@@ -40,8 +50,13 @@ def _dag_level(data: Mapping[str, Any]) -> Iterator[Problem]:
 def _job_level(job: Mapping[str, Any], at: Path_) -> Iterator[Problem]:
     for key in RESERVED_FIELDS:
         if key in job:
-            yield Problem("dag.reserved-field", f"{key} is reserved by the platform and always rejected", at + (key,),
-                          "remove it: scaling.max_concurrency limits a job's tasks", at_key=True)
+            yield Problem(
+                "dag.reserved-field",
+                f"{key} is reserved by the platform and always rejected",
+                at + (key,),
+                "remove it: scaling.max_concurrency limits a job's tasks",
+                at_key=True,
+            )
 
 
 def _references(jobs: list[Any], base: Path_) -> Iterator[Problem]:
@@ -55,11 +70,19 @@ def _references(jobs: list[Any], base: Path_) -> Iterator[Problem]:
             at = base + (i, "inputs", k, "from")
             name, index = source["job"], source.get("output")
             if name not in outputs:
-                yield Problem("dag.missing-input", f"input names job {name!r}, which is not in this DAG", at + ("job",),
-                              f"jobs of this DAG: {', '.join(sorted(str(n) for n in outputs if n))}")
+                yield Problem(
+                    "dag.missing-input",
+                    f"input names job {name!r}, which is not in this DAG",
+                    at + ("job",),
+                    f"jobs of this DAG: {', '.join(sorted(str(n) for n in outputs if n))}",
+                )
             elif isinstance(index, int) and isinstance(outputs[name], int) and index >= outputs[name]:
-                yield Problem("dag.output-index", f"job {name!r} has {outputs[name]} outputs; output {index} does not exist",
-                              at + ("output",), f"use an output from 0 to {outputs[name] - 1}")
+                yield Problem(
+                    "dag.output-index",
+                    f"job {name!r} has {outputs[name]} outputs; output {index} does not exist",
+                    at + ("output",),
+                    f"use an output from 0 to {outputs[name] - 1}",
+                )
 
 
 def _duplicate_names(jobs: list[Any], base: Path_) -> Iterator[Problem]:
@@ -67,8 +90,12 @@ def _duplicate_names(jobs: list[Any], base: Path_) -> Iterator[Problem]:
     for i, job in enumerate(jobs):
         name = job.get("name") if isinstance(job, dict) else None
         if isinstance(name, str) and name in first:
-            yield Problem("dag.duplicate-name", f"job name {name!r} is already used by job {first[name] + 1}",
-                          base + (i, "name"), "give each job a unique name")
+            yield Problem(
+                "dag.duplicate-name",
+                f"job name {name!r} is already used by job {first[name] + 1}",
+                base + (i, "name"),
+                "give each job a unique name",
+            )
         elif isinstance(name, str):
             first[name] = i
 
@@ -80,12 +107,19 @@ def _operator_problems(job: Mapping[str, Any], at: Path_, operators: Operators, 
         label = job.get("name", "?")
         if name is None:
             return [Problem("dag.missing-operator", f"job {label!r} names no operator", at, "add operator: <name>")]
-        return [Problem("dag.unknown-operator",
-                        f"job {label!r} uses operator {name!r}, which no installed plugin provides: not validated",
-                        at + ("operator",), "install the plugin that provides it",
-                        "error" if strict else "warning")]
-    return [Problem(p.rule, p.message, at + p.path, p.hint, p.severity, p.at_key, p.line_offset)
-            for p in operator.validate_job(job)]
+        return [
+            Problem(
+                "dag.unknown-operator",
+                f"job {label!r} uses operator {name!r}, which no installed plugin provides: not validated",
+                at + ("operator",),
+                "install the plugin that provides it",
+                "error" if strict else "warning",
+            )
+        ]
+    return [
+        Problem(p.rule, p.message, at + p.path, p.hint, p.severity, p.at_key, p.line_offset)
+        for p in operator.validate_job(job)
+    ]
 
 
 def _most_specific(problems: list[Problem]) -> list[Problem]:

@@ -7,8 +7,9 @@ import gc
 import os
 import pathlib
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -37,7 +38,7 @@ def _resolve(kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -
     """PyYAML's YAML 1.1 resolution, except that sexagesimal (`1:30`) and leading-zero octal (`012`) stay text."""
     # PyYAML reads them as 90 and 10: as strings, the schema reports a type error instead of a wrong number.
     tag = _PYYAML_RESOLVER.resolve(kind, value, implicit)
-    if tag == INT or tag == FLOAT:
+    if tag in (INT, FLOAT):
         digits = value.replace("_", "").lstrip("+-")
         if ":" in digits or (tag == INT and len(digits) > 1 and digits[0] == "0" and digits[1] not in "bx"):
             return STR
@@ -137,8 +138,15 @@ def load_document(path: pathlib.Path) -> tuple[Document | None, list[LoadProblem
     try:
         root = yaml.compose(text, Loader=_Loader)
         if _is_empty(root):
-            return None, [LoadProblem("yaml.empty", "the file holds no document", 1, 1,
-                                      "write a DAG, a list of job blocks or one job block")]
+            return None, [
+                LoadProblem(
+                    "yaml.empty",
+                    "the file holds no document",
+                    1,
+                    1,
+                    "write a DAG, a list of job blocks or one job block",
+                )
+            ]
         if "*" in text:  # an alias needs a '*': only then can expansion blow up
             bomb = _expansion_problem(root)
             if bomb is not None:
@@ -150,8 +158,15 @@ def load_document(path: pathlib.Path) -> tuple[Document | None, list[LoadProblem
     except yaml.reader.ReaderError as error:
         return None, [_reader_problem(error, text)]
     except RecursionError:
-        return None, [LoadProblem("yaml.syntax", "the document is nested too deeply to load", 1, 1,
-                                  "a job block needs only a few levels of nesting")]
+        return None, [
+            LoadProblem(
+                "yaml.syntax",
+                "the document is nested too deeply to load",
+                1,
+                1,
+                "a job block needs only a few levels of nesting",
+            )
+        ]
     finally:
         if enabled:
             gc.enable()
@@ -169,8 +184,11 @@ def iter_yaml_files(paths: Iterable[pathlib.Path]) -> Iterator[pathlib.Path]:
         found = []
         for folder, dirs, files in os.walk(path):
             dirs[:] = [name for name in dirs if not name.startswith(".")]
-            found.extend(pathlib.Path(folder, name) for name in files
-                         if name.endswith((".yaml", ".yml")) and not name.startswith("."))
+            found.extend(
+                pathlib.Path(folder, name)
+                for name in files
+                if name.endswith((".yaml", ".yml")) and not name.startswith(".")
+            )
         yield from sorted(found)
 
 
@@ -252,16 +270,25 @@ def _expansion_problem(root: Node) -> LoadProblem | None:
         expanded = size(root)
     except _Cycle as cycle:
         line, col = _position(cycle.node)
-        return LoadProblem("yaml.alias-bomb", "an alias refers to a node that contains it: expansion would never end",
-                           line, col, "an alias (*name) may only repeat a node defined before it, not its own parent")
+        return LoadProblem(
+            "yaml.alias-bomb",
+            "an alias refers to a node that contains it: expansion would never end",
+            line,
+            col,
+            "an alias (*name) may only repeat a node defined before it, not its own parent",
+        )
     written = len(sizes)
     if expanded <= MAX_EXPANDED_NODES and (expanded <= MAX_EXPANSION_RATIO * written or expanded <= RATIO_FLOOR):
         return None
     line, col = _position(worst[0] if worst else root)
-    return LoadProblem("yaml.alias-bomb",
-                       f"aliases would expand the document to {expanded:,} nodes from {written:,} written "
-                       f"(limit {MAX_EXPANDED_NODES:,} nodes, or {MAX_EXPANSION_RATIO}x what is written)",
-                       line, col, "repeat less through aliases (*name); a DAG never needs that many nodes")
+    return LoadProblem(
+        "yaml.alias-bomb",
+        f"aliases would expand the document to {expanded:,} nodes from {written:,} written "
+        f"(limit {MAX_EXPANDED_NODES:,} nodes, or {MAX_EXPANSION_RATIO}x what is written)",
+        line,
+        col,
+        "repeat less through aliases (*name); a DAG never needs that many nodes",
+    )
 
 
 class _Cycle(Exception):
@@ -275,8 +302,13 @@ def _marked_problem(error: yaml.MarkedYAMLError) -> LoadProblem:
     mark = error.problem_mark or error.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     if error.context == "expected a single document in the stream":
-        return LoadProblem("yaml.multiple-documents", "the file holds more than one YAML document (`---`): "
-                           "only one DAG per file", line, col, "put each DAG in its own file")
+        return LoadProblem(
+            "yaml.multiple-documents",
+            "the file holds more than one YAML document (`---`): " "only one DAG per file",
+            line,
+            col,
+            "put each DAG in its own file",
+        )
     message = error.problem or error.context or "invalid YAML"
     if "duplicate anchor" in (error.context or ""):
         message = f"duplicate anchor (first defined on line {error.context_mark.line + 1})"
@@ -294,8 +326,13 @@ def _reader_problem(error: yaml.reader.ReaderError, text: str) -> LoadProblem:
     before = text[:offset]
     line = before.count("\n") + 1
     col = offset - before.rfind("\n")
-    return LoadProblem("yaml.syntax", f"unacceptable character #x{error.character:04x}: {error.reason}", line, col,
-                       "remove the control character, or write it as an escape in a double-quoted string")
+    return LoadProblem(
+        "yaml.syntax",
+        f"unacceptable character #x{error.character:04x}: {error.reason}",
+        line,
+        col,
+        "remove the control character, or write it as an escape in a double-quoted string",
+    )
 
 
 def _integer(text: str) -> int:
@@ -329,7 +366,7 @@ _SCALARS = {
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len(_P):] if tag.startswith(_P) else tag
+    return "!!" + tag[len(_P) :] if tag.startswith(_P) else tag
 
 
 class _Builder:
@@ -354,8 +391,12 @@ class _Builder:
             return convert(node.value)
         except (ValueError, KeyError, IndexError):
             kind = _KINDS[node.tag].split()[-1]
-            return self.report("yaml.not-data", node, f"`{node.value}` cannot be read as {kind}",
-                               "remove the tag, or write a value of its type")
+            return self.report(
+                "yaml.not-data",
+                node,
+                f"`{node.value}` cannot be read as {kind}",
+                "remove the tag, or write a value of its type",
+            )
 
     def mapping(self, node: MappingNode) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -380,8 +421,12 @@ class _Builder:
         for value in merges:
             for source in value.value if value.__class__ is SequenceNode else [value]:
                 if source.__class__ is not MappingNode:
-                    self.report("yaml.syntax", source, "`<<` merges a mapping or a list of mappings, nothing else",
-                                "write `<<: *anchor` or `<<: [*a, *b]` with anchors on mappings")
+                    self.report(
+                        "yaml.syntax",
+                        source,
+                        "`<<` merges a mapping or a list of mappings, nothing else",
+                        "write `<<: *anchor` or `<<: [*a, *b]` with anchors on mappings",
+                    )
                     continue
                 for key, item in (self.value(source) or {}).items():  # None: a refused tag, already reported
                     out.setdefault(key, item)
@@ -390,9 +435,12 @@ class _Builder:
 
     def duplicate(self, node: MappingNode, second: ScalarNode) -> None:
         first = next(key for key, _ in node.value if key.tag == second.tag and key.value == second.value)
-        self.report("yaml.duplicate-key", second,
-                    f"duplicate key `{second.value}` (first on line {first.start_mark.line + 1})",
-                    "keep one of them: PyYAML would silently keep the last")
+        self.report(
+            "yaml.duplicate-key",
+            second,
+            f"duplicate key `{second.value}` (first on line {first.start_mark.line + 1})",
+            "keep one of them: PyYAML would silently keep the last",
+        )
 
     def key_problem(self, key: Node) -> None:
         if key.__class__ is ScalarNode:
@@ -402,20 +450,36 @@ class _Builder:
         if kind is None:
             self.refuse(key)
         elif key.__class__ is ScalarNode:
-            self.report("yaml.non-string-key", key, f"the key `{key.value}` is read as {kind}, not a string: "
-                        "job blocks only use string keys", f'quote it: "{key.value}":')
+            self.report(
+                "yaml.non-string-key",
+                key,
+                f"the key `{key.value}` is read as {kind}, not a string: " "job blocks only use string keys",
+                f'quote it: "{key.value}":',
+            )
         else:
-            self.report("yaml.non-string-key", key, f"this key is {kind}, not a string: job blocks only use "
-                        "string keys", "write a plain name as the key")
+            self.report(
+                "yaml.non-string-key",
+                key,
+                f"this key is {kind}, not a string: job blocks only use " "string keys",
+                "write a plain name as the key",
+            )
 
     def refuse(self, node: Node) -> None:
         if node.tag in _INDICATORS:  # a bare `=` or `<<` where a value belongs
-            self.report("yaml.not-data", node, f"a bare `{node.value}` is YAML 1.1's {_INDICATORS[node.tag]} "
-                        "indicator, not data", f"quote it: '{node.value}'")
+            self.report(
+                "yaml.not-data",
+                node,
+                f"a bare `{node.value}` is YAML 1.1's {_INDICATORS[node.tag]} " "indicator, not data",
+                f"quote it: '{node.value}'",
+            )
             return
-        self.report("yaml.not-data", node, f"the tag `{_short_tag(node.tag)}` is refused: a DAG holds only plain "
-                    "data (strings, numbers, booleans, null, lists and mappings)",
-                    "remove the tag; quote the value if it is text")
+        self.report(
+            "yaml.not-data",
+            node,
+            f"the tag `{_short_tag(node.tag)}` is refused: a DAG holds only plain "
+            "data (strings, numbers, booleans, null, lists and mappings)",
+            "remove the tag; quote the value if it is text",
+        )
 
     def report(self, rule: str, node: Node, message: str, hint: str) -> None:
         line, col = _position(node)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
@@ -26,8 +27,15 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else ""
 
 
-_TYPE_NAMES = {"integer": "an integer", "string": "a string", "object": "a mapping", "array": "a list",
-               "boolean": "true or false", "number": "a number", "null": "null"}
+_TYPE_NAMES = {
+    "integer": "an integer",
+    "string": "a string",
+    "object": "a mapping",
+    "array": "a list",
+    "boolean": "true or false",
+    "number": "a number",
+    "null": "null",
+}
 
 
 def field_name(path: Path_) -> str:
@@ -66,25 +74,43 @@ def _simple_problem(error: ValidationError, path: Path_) -> Problem:
     if kind == "required":
         missing = error.message.split("'")[1]
         # The path names the missing key, so the report points at its parent's key.
-        return Problem("schema.missing-key", f"{field_name(path)} is missing the required key {missing!r}",
-                       path + (missing,), f"add {missing}:")
+        return Problem(
+            "schema.missing-key",
+            f"{field_name(path)} is missing the required key {missing!r}",
+            path + (missing,),
+            f"add {missing}:",
+        )
     if kind == "type":
         types = [error.validator_value] if isinstance(error.validator_value, str) else error.validator_value
         want = " or ".join(_TYPE_NAMES[t] for t in types)
-        return Problem("schema.type", f"{field_name(path)} must be {want}, not {_show(error.instance)}", path, described)
+        return Problem(
+            "schema.type", f"{field_name(path)} must be {want}, not {_show(error.instance)}", path, described
+        )
     if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         bound = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[kind]
-        return Problem("schema.range", f"{field_name(path)} is {_show(error.instance)}; it must be {bound} {error.validator_value}",
-                       path, described)
+        return Problem(
+            "schema.range",
+            f"{field_name(path)} is {_show(error.instance)}; it must be {bound} {error.validator_value}",
+            path,
+            described,
+        )
     if kind == "pattern":
-        return Problem("schema.pattern", f"{field_name(path)} is {_show(error.instance)}, which does not have the expected form",
-                       path, described or f"expected: {error.validator_value}")
+        return Problem(
+            "schema.pattern",
+            f"{field_name(path)} is {_show(error.instance)}, which does not have the expected form",
+            path,
+            described or f"expected: {error.validator_value}",
+        )
     if kind == "uniqueItems":
         seen = [v for i, v in enumerate(error.instance) if v in error.instance[:i]]
-        return Problem("schema.items", f"{field_name(path)} lists {_show(seen[0])} more than once", path, "list each once")
+        return Problem(
+            "schema.items", f"{field_name(path)} lists {_show(seen[0])} more than once", path, "list each once"
+        )
     if kind in ("minItems", "maxItems", "minLength"):
         return Problem("schema.items", f"{field_name(path)}: {error.message}", path, described)
-    return Problem("schema.shape", f"{field_name(path)} has not the expected shape ({error.validator})", path, described)
+    return Problem(
+        "schema.shape", f"{field_name(path)} has not the expected shape ({error.validator})", path, described
+    )
 
 
 def _problems(error: ValidationError, base: Path_) -> list[Problem]:
@@ -95,8 +121,15 @@ def _problems(error: ValidationError, base: Path_) -> list[Problem]:
         # Report the alternative that came closest: the one whose error lies deepest.
         return _problems(max(error.context, key=lambda e: len(e.absolute_path)), base)
     if "propertyNames" in error.schema_path:
-        return [Problem("schema.value", f"{field_name(path)} has the key {_show(error.instance)}, which is not allowed",
-                        path + (error.instance,), _enum_problem(error, path).hint, at_key=True)]
+        return [
+            Problem(
+                "schema.value",
+                f"{field_name(path)} has the key {_show(error.instance)}, which is not allowed",
+                path + (error.instance,),
+                _enum_problem(error, path).hint,
+                at_key=True,
+            )
+        ]
     if error.validator in ("enum", "const"):
         return [_enum_problem(error, path)]
     return [_simple_problem(error, path)]

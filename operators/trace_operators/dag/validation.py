@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
+from trace_operators.contract import Problem
 from trace_operators.dag.checks import check_document
 from trace_operators.dag.documents import Document, iter_yaml_files, load_document
-from trace_operators.contract import Problem
 from trace_operators.plugins import Operators
 
 #: Below this many files a pool of worker processes costs more than it saves.
@@ -71,10 +72,11 @@ def _validate_in_worker(path: Path) -> list[Finding]:
     return validate_file(path, *_SHARED)
 
 
-def validate_paths(paths: Iterable[Path], operators: Operators, strict: bool = False,
-                   workers: int = 1) -> list[Finding]:
+def validate_paths(
+    paths: Iterable[Path], operators: Operators, strict: bool = False, workers: int = 1
+) -> list[Finding]:
     """Findings for every YAML file under `paths`, in file order; many files are spread over `workers`."""
-    global _SHARED
+    global _SHARED  # noqa: PLW0603 - forked workers inherit it: the point of the fork
     files = list(iter_yaml_files(paths))
     if workers <= 1 or len(files) < PARALLEL_FROM_FILES:
         return [f for path in files for f in validate_file(path, operators, strict)]
@@ -92,6 +94,8 @@ def validate_paths(paths: Iterable[Path], operators: Operators, strict: bool = F
 def render(findings: list[Finding], fmt: str) -> str:
     """One line a finding, or a JSON document for machines."""
     if fmt == "json":
-        return json.dumps({"findings": [f.to_json() for f in findings],
-                           "errors": sum(f.severity == "error" for f in findings)}, indent=2)
+        return json.dumps(
+            {"findings": [f.to_json() for f in findings], "errors": sum(f.severity == "error" for f in findings)},
+            indent=2,
+        )
     return "\n".join(f.text() for f in findings)

@@ -34,8 +34,10 @@ class Progress:
         rate = self._blocks / max(now - self._began, 1e-9)
         left = (self._total_blocks - self._blocks) / rate if rate else 0
         failed = f", {self._failed} failed" if self._failed else ""
-        return (f"{self._done}/{self._total} partitions{failed}  {self._blocks:,}/{self._total_blocks:,} blocks  "
-                f"{rate:,.0f} blocks/s  ETA {int(left) // 60}:{int(left) % 60:02d}")
+        return (
+            f"{self._done}/{self._total} partitions{failed}  {self._blocks:,}/{self._total_blocks:,} blocks  "
+            f"{rate:,.0f} blocks/s  ETA {int(left) // 60}:{int(left) % 60:02d}"
+        )
 
     def close(self) -> None:
         if self._live and self._done:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
-from trace_operators.contract import Operator, Partition, ResolvedJob, TaskContext, TaskResult
-from trace_operators.contract import ObjectStore
+from trace_operators.contract import ObjectStore, Operator, Partition, ResolvedJob, TaskContext, TaskResult
 
 #: Seconds before retry n (1-based) of a partition: 1, 2, 4, ... capped.
 BACKOFF_BASE = 1.0
@@ -74,8 +73,7 @@ class Runner:
         """Attempts until success, a fatal error, cancellation, or `max_attempts`."""
         attempt = 1
         result = self._attempt(partition, attempt)
-        while (result.outcome == "retryable_error" and attempt < self.resolved.max_attempts
-               and not self.cancel.is_set()):
+        while result.outcome == "retryable_error" and attempt < self.resolved.max_attempts and not self.cancel.is_set():
             delay = min(BACKOFF_BASE * 2 ** (attempt - 1), BACKOFF_CAP)
             self.logger.info("retrying %s in %.0f s: %s", result.task_id, delay, result.error_message)
             self.sleep(delay)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from trace_operators.contract import FatalError, Partition
 
@@ -65,5 +66,10 @@ def parse_task(text: str | bytes) -> Task:
     job = raw.get("job")
     if not isinstance(job, Mapping):
         raise FatalError("task job must be the job block, a JSON object")
-    return Task(task_id, _int(raw.get("attempt"), "attempt", 1), job, _partition(raw.get("partition")),
-                _outputs(raw.get("outputs")))
+    return Task(
+        task_id,
+        _int(raw.get("attempt"), "attempt", 1),
+        job,
+        _partition(raw.get("partition")),
+        _outputs(raw.get("outputs")),
+    )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import unquote, urlsplit
 
 from trace_operators.contract import ObjectStore
@@ -63,4 +63,3 @@ def _parse_s3_url(url: str) -> tuple[str, str]:
             f"ending with a letter or digit, as s3://bucket[/prefix]; give {ACCEPTED_FORMS}"
         )
     return parts.netloc, parts.path.strip("/")
-

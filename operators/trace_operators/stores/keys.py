@@ -21,4 +21,3 @@ def check_key(key: str, *, prefix: bool = False) -> str:
 
 def join_key(prefix: str, relative: str) -> str:
     return prefix + check_key(relative, prefix=True)
-

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from trace_operators.contract import StorageRef, StoreError
 from trace_operators.stores.keys import check_key, join_key
@@ -105,4 +106,3 @@ def _walk_sizes(root: Path, top: str) -> list[tuple[str, int]]:
 
 def _local_error(operation: str, key: str, exc: OSError) -> StoreError:
     return StoreError(f"local store {operation} {key!r} failed: {exc.strerror or type(exc).__name__}")
-

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from trace_operators.contract import StorageRef, StoreError
 from trace_operators.stores.keys import check_key, join_key
@@ -77,8 +78,10 @@ class S3Store:
 
     def list_sizes(self, prefix: str) -> dict[str, int]:
         with self._errors("list", prefix):
-            pages = self._s3().get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=check_key(prefix, prefix=True)
+            pages = (
+                self._s3()
+                .get_paginator("list_objects_v2")
+                .paginate(Bucket=self.bucket, Prefix=check_key(prefix, prefix=True))
             )
             return {item["Key"]: item["Size"] for page in pages for item in page.get("Contents", ())}
 

@@ -44,7 +44,7 @@ if __name__ == "__main__":
     # process ("Fatal Python error: PyGILState_Release") after a successful extraction.
     try:
         main()
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - whatever ends the child is reported on stderr
         traceback.print_exc()
         sys.stderr.flush()
         os._exit(1)

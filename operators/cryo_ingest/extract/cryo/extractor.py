@@ -24,19 +24,21 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from cryo_ingest.extract.cryo.child_main import COUNTS, URL_VARIABLE
-from cryo_ingest.job.datasets import CANONICAL, NEEDS, PROBES, STATUS_SINCE
-from cryo_ingest.extract.base import ExtractRequest
-from cryo_ingest.job.endpoints import Endpoint
-from cryo_ingest.job.options import OutputOptions, Throughput
-from cryo_ingest.publish.versions import chunk_file_name
 from trace_operators.contract import Cancelled, FatalError, Partition, RetryableError, TaskContext
 from trace_operators.planning import split_range
 from trace_operators.secrets import redact_text
+
+from cryo_ingest.extract.base import ExtractRequest
+from cryo_ingest.extract.cryo.child_main import COUNTS, URL_VARIABLE
+from cryo_ingest.job.datasets import CANONICAL, NEEDS, PROBES, STATUS_SINCE
+from cryo_ingest.job.endpoints import Endpoint
+from cryo_ingest.job.options import OutputOptions, Throughput
+from cryo_ingest.publish.versions import chunk_file_name
 
 #: Address-space limit of the child (RLIMIT_AS): a bad request fails there, not on the worker.
 MEMORY_LIMIT = 4 * 1024**3
@@ -134,8 +136,10 @@ def plan_chunks(start: int, end: int, chunk_size: int) -> list[Partition]:
         raise FatalError(f"chunk_size must be at least 1, not {chunk_size}")
     blocks = end - start + 1
     if blocks > MAX_BLOCKS or -(-blocks // chunk_size) > MAX_CHUNKS:
-        raise FatalError(f"blocks {start}..{end} in chunks of {chunk_size} exceed one partition's bounds "
-                         f"({MAX_BLOCKS:,} blocks, {MAX_CHUNKS:,} files)")
+        raise FatalError(
+            f"blocks {start}..{end} in chunks of {chunk_size} exceed one partition's bounds "
+            f"({MAX_BLOCKS:,} blocks, {MAX_CHUNKS:,} files)"
+        )
     return split_range(Partition(start, end), chunk_size)
 
 
@@ -161,8 +165,10 @@ def cryo_runs(request: ExtractRequest) -> list[dict[str, Any]]:
         key = (tuple(output.include_columns.get(dataset, ())), tuple(output.exclude_columns.get(dataset, ())))
         groups.setdefault(key, []).append(dataset)
     return [
-        {"datasets": datasets,
-         "kwargs": {**common, "include_columns": list(include) or None, "exclude_columns": list(exclude) or None}}
+        {
+            "datasets": datasets,
+            "kwargs": {**common, "include_columns": list(include) or None, "exclude_columns": list(exclude) or None},
+        }
         for (include, exclude), datasets in groups.items()
     ]
 
@@ -175,8 +181,9 @@ def output_kwargs(output: OutputOptions) -> dict[str, Any]:
     }
     if output.u256_types is not None:
         if not output.u256_types or not set(output.u256_types) <= set(U256_TYPES):
-            raise FatalError(f"u256_types must be a non-empty list of {', '.join(U256_TYPES)}; "
-                             f"got {list(output.u256_types)}")
+            raise FatalError(
+                f"u256_types must be a non-empty list of {', '.join(U256_TYPES)}; " f"got {list(output.u256_types)}"
+            )
         kwargs["u256_types"] = list(output.u256_types)
     if output.row_group_size is not None:
         kwargs["row_group_size"] = _positive("row_group_size", output.row_group_size)
@@ -193,8 +200,10 @@ def compression_arg(codec: str, level: int | None) -> list[str]:
         if type(level) is int and lowest <= level <= highest:
             return [codec, str(level)]
         raise FatalError(f"{codec} compression takes a level from {lowest} to {highest}, not {level!r}")
-    raise FatalError(f"compression {codec!r}{'' if level is None else f' level {level}'} is not one Cryo writes: "
-                     f"use {', '.join(PLAIN_CODECS)} or {', '.join(LEVELLED_CODECS)} with an optional level")
+    raise FatalError(
+        f"compression {codec!r}{'' if level is None else f' level {level}'} is not one Cryo writes: "
+        f"use {', '.join(PLAIN_CODECS)} or {', '.join(LEVELLED_CODECS)} with an optional level"
+    )
 
 
 #: Each `Throughput` field and Cryo's keyword for it.
@@ -226,8 +235,12 @@ def _positive(name: str, value: Any, allow_zero: bool = False) -> int:
 def check_receipt_status(request: ExtractRequest) -> None:
     """Refuse `transactions` with the `success` column where the chain's receipts have no status."""
     since = STATUS_SINCE.get(request.chain_id)
-    if (since is None or request.start >= since or "transactions" not in request.datasets
-            or "success" in request.output.exclude_columns.get("transactions", ())):
+    if (
+        since is None
+        or request.start >= since
+        or "transactions" not in request.datasets
+        or "success" in request.output.exclude_columns.get("transactions", ())
+    ):
         return
     raise FatalError(
         f"receipts of chain {request.chain_id} before block {since:,} carry no status, so Cryo fails every "
@@ -380,8 +393,13 @@ def run_child(
     env.update({URL_VARIABLE: endpoint.url, "RUST_BACKTRACE": "0", "MALLOC_ARENA_MAX": "2"})
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         child = subprocess.Popen(
-            [sys.executable, "-m", "cryo_ingest.extract.cryo.child_main"], stdin=subprocess.PIPE, stdout=stdout, stderr=stderr,
-            cwd=out_dir, env=env, start_new_session=True,
+            [sys.executable, "-m", "cryo_ingest.extract.cryo.child_main"],
+            stdin=subprocess.PIPE,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=out_dir,
+            env=env,
+            start_new_session=True,
         )
         try:
             _send(child, request)
@@ -446,14 +464,19 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-_NO_CAUSE = (" (Cryo's Python binding gives no cause: the node failed a call, or a column of "
-             "include_columns or exclude_columns is in none of the datasets)")
+_NO_CAUSE = (
+    " (Cryo's Python binding gives no cause: the node failed a call, or a column of "
+    "include_columns or exclude_columns is in none of the datasets)"
+)
 
 
 def summarise(stderr: str) -> str:
     """The last lines of stderr that say something: panics and the exception, not traceback frames."""
-    lines = [line.strip() for line in stderr.splitlines()
-             if line.strip() and not line[:1].isspace() and not line.startswith(("Traceback ", "note: run with"))]
+    lines = [
+        line.strip()
+        for line in stderr.splitlines()
+        if line.strip() and not line[:1].isspace() and not line.startswith(("Traceback ", "note: run with"))
+    ]
     return "; ".join(lines[-STDERR_LINES:])[-STDERR_CHARS:]
 
 
@@ -462,8 +485,10 @@ def summarise(stderr: str) -> str:
 
 def collect_files(request: ExtractRequest, chunks: list[Partition], result: ChildResult) -> dict[str, list[Path]]:
     """Every chunk file of every dataset, in block order; `RetryableError` naming the missing ranges."""
-    files = {dataset: [request.out_dir / chunk_file_name(request.chain_id, dataset, c.start, c.end) for c in chunks]
-             for dataset in request.datasets}
+    files = {
+        dataset: [request.out_dir / chunk_file_name(request.chain_id, dataset, c.start, c.end) for c in chunks]
+        for dataset in request.datasets
+    }
     missing: dict[tuple[int, int], list[str]] = {}
     for dataset, paths in files.items():
         for chunk, path in zip(chunks, paths):
@@ -472,8 +497,9 @@ def collect_files(request: ExtractRequest, chunks: list[Partition], result: Chil
     n_errored = result.counts["n_errored"]
     if missing or n_errored:
         pool = request.endpoint.pool if request.endpoint else "?"
-        ranges = "; ".join(f"blocks {first}..{last} ({', '.join(names)})"
-                           for (first, last), names in sorted(missing.items()))
+        ranges = "; ".join(
+            f"blocks {first}..{last} ({', '.join(names)})" for (first, last), names in sorted(missing.items())
+        )
         said = f"; Cryo said: {result.said}" if result.said else ""
         raise RetryableError(f"Cryo failed {n_errored} chunk(s) reading pool {pool}; missing: {ranges or 'none'}{said}")
     return files

@@ -26,20 +26,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache, cached_property
 from pathlib import Path
-from typing import Callable, Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from trace_operators.contract import Partition
+from trace_operators.planning import split_range
 
 from cryo_ingest.extract.cryo_schemas import SCHEMAS
 from cryo_ingest.publish.versions import chunk_file_name
-from trace_operators.contract import Partition
-from trace_operators.planning import split_range
 
 #: Bump whenever the bytes written for the same inputs change: it is part of the config hash.
 STUB_VERSION = "1"
@@ -57,7 +57,12 @@ _MASK = 2**64 - 1
 _GOLDEN = 0x9E3779B97F4A7C15
 #: SPEC §3's compression names, as pyarrow spells them.
 _CODECS = {
-    "lz4": "lz4", "snappy": "snappy", "uncompressed": "none", "zstd": "zstd", "gzip": "gzip", "brotli": "brotli",
+    "lz4": "lz4",
+    "snappy": "snappy",
+    "uncompressed": "none",
+    "zstd": "zstd",
+    "gzip": "gzip",
+    "brotli": "brotli",
 }
 _LEVELLED = {"zstd", "gzip", "brotli"}
 
@@ -342,16 +347,19 @@ class _Chunk:
 
     def blocks(self) -> pa.Table:
         seed, pools = self.block_seed, self.pools
-        return _table("blocks", {
-            "block_hash": self.block_hash,
-            "author": pc.take(pools.authors, _draw(seed, _Draw.AUTHOR, len(pools.authors))),
-            "block_number": self.block_number,
-            "gas_used": _sum_by(self.gas_used, self.tx_offsets),
-            "extra_data": pc.take(pools.extra_data, _draw(seed, _Draw.EXTRA_DATA, len(pools.extra_data))),
-            "timestamp": pc.add(self.block_number, _u64(GENESIS_TIMESTAMP)),
-            "base_fee_per_gas": self.base_fee,
-            "chain_id": self._chain_ids(len(seed)),
-        })
+        return _table(
+            "blocks",
+            {
+                "block_hash": self.block_hash,
+                "author": pc.take(pools.authors, _draw(seed, _Draw.AUTHOR, len(pools.authors))),
+                "block_number": self.block_number,
+                "gas_used": _sum_by(self.gas_used, self.tx_offsets),
+                "extra_data": pc.take(pools.extra_data, _draw(seed, _Draw.EXTRA_DATA, len(pools.extra_data))),
+                "timestamp": pc.add(self.block_number, _u64(GENESIS_TIMESTAMP)),
+                "base_fee_per_gas": self.base_fee,
+                "chain_id": self._chain_ids(len(seed)),
+            },
+        )
 
     # transactions
 
@@ -442,29 +450,32 @@ class _Chunk:
         dynamic = pc.equal(tx_type, pa.scalar(2, pa.uint32()))
         tip = _draw(seed, _Draw.TIP, 2 * GWEI)
         base_fee = pc.take(self.base_fee, self.tx_block)
-        return _table("transactions", {
-            "block_number": self.tx_block_number,
-            "transaction_index": self.tx_index,
-            "transaction_hash": self.tx_hash,
-            "nonce": _draw(seed, _Draw.NONCE, 1 << 16),
-            "from_address": pc.take(pools.addresses, self.from_index),
-            "to_address": pc.take(pools.addresses, self.to_index),
-            "value_binary": pc.take(pools.value_binary, self.value_index),
-            "value_string": pc.take(pools.value_string, self.value_index),
-            "value_f64": pc.take(pools.value_f64, self.value_index),
-            "input": pc.take(pools.input_data, self.input_index),
-            "gas_limit": self.gas_limit,
-            "gas_used": self.gas_used,
-            "gas_price": pc.add(base_fee, tip),
-            "transaction_type": tx_type,
-            "max_priority_fee_per_gas": _where(dynamic, tip),
-            "max_fee_per_gas": _where(dynamic, pc.add(pc.multiply(base_fee, _u64(2)), tip)),
-            "success": pa.repeat(True, len(seed)),
-            "n_input_bytes": pc.take(pools.input_bytes, self.input_index),
-            "n_input_zero_bytes": pc.take(pools.input_zero_bytes, self.input_index),
-            "n_input_nonzero_bytes": pc.take(pools.input_nonzero_bytes, self.input_index),
-            "chain_id": self._chain_ids(len(seed)),
-        })
+        return _table(
+            "transactions",
+            {
+                "block_number": self.tx_block_number,
+                "transaction_index": self.tx_index,
+                "transaction_hash": self.tx_hash,
+                "nonce": _draw(seed, _Draw.NONCE, 1 << 16),
+                "from_address": pc.take(pools.addresses, self.from_index),
+                "to_address": pc.take(pools.addresses, self.to_index),
+                "value_binary": pc.take(pools.value_binary, self.value_index),
+                "value_string": pc.take(pools.value_string, self.value_index),
+                "value_f64": pc.take(pools.value_f64, self.value_index),
+                "input": pc.take(pools.input_data, self.input_index),
+                "gas_limit": self.gas_limit,
+                "gas_used": self.gas_used,
+                "gas_price": pc.add(base_fee, tip),
+                "transaction_type": tx_type,
+                "max_priority_fee_per_gas": _where(dynamic, tip),
+                "max_fee_per_gas": _where(dynamic, pc.add(pc.multiply(base_fee, _u64(2)), tip)),
+                "success": pa.repeat(True, len(seed)),
+                "n_input_bytes": pc.take(pools.input_bytes, self.input_index),
+                "n_input_zero_bytes": pc.take(pools.input_zero_bytes, self.input_index),
+                "n_input_nonzero_bytes": pc.take(pools.input_nonzero_bytes, self.input_index),
+                "chain_id": self._chain_ids(len(seed)),
+            },
+        )
 
     # logs and traces: children of transactions
 
@@ -500,16 +511,19 @@ class _Chunk:
             present = pc.greater(topic_count, _u64(k))
             return pc.take(pools.address_words, _where(present, _draw(seed, stream, N_EOAS)))
 
-        return _table("logs", {
-            **self._tx_columns(tx),
-            "log_index": log_index,
-            "address": pc.take(pools.addresses, _contract(seed, _Draw.LOG_ADDRESS)),
-            "topic0": pc.take(pools.event_topic0, event),
-            "topic1": topic(1, _Draw.TOPIC1),
-            "topic2": topic(2, _Draw.TOPIC2),
-            "topic3": topic(3, _Draw.TOPIC3),
-            "data": pc.take(pools.log_data, _draw(seed, _Draw.LOG_DATA, len(pools.log_data))),
-        })
+        return _table(
+            "logs",
+            {
+                **self._tx_columns(tx),
+                "log_index": log_index,
+                "address": pc.take(pools.addresses, _contract(seed, _Draw.LOG_ADDRESS)),
+                "topic0": pc.take(pools.event_topic0, event),
+                "topic1": topic(1, _Draw.TOPIC1),
+                "topic2": topic(2, _Draw.TOPIC2),
+                "topic3": topic(3, _Draw.TOPIC3),
+                "data": pc.take(pools.log_data, _draw(seed, _Draw.LOG_DATA, len(pools.log_data))),
+            },
+        )
 
     def traces(self) -> pa.Table:
         """Per transaction a top-level call or create, then its direct subcalls to contracts of the pool."""
@@ -531,26 +545,29 @@ class _Chunk:
         # A subcall gets at most 63/64 of the gas left; its siblings and it use at most half the parent's.
         child_gas = pc.divide(pc.multiply(gas, _u64(63)), _u64(64))
         child_gas_used = pc.divide(gas_used, _u64(4))
-        return _table("traces", {
-            **self._tx_columns(tx),
-            "action_from": pc.take(self.addresses, from_index),
-            "action_to": pc.take(self.addresses, to_index),
-            "action_value": pc.take(pools.value_string, _where(top, pc.take(self.value_index, tx), _u64(0))),
-            "action_gas": _where(top, gas, child_gas),
-            "action_input": pc.take(pools.input_data, _where(call, call_input)),
-            "action_call_type": pc.take(pools.call_types, _where(call, call_type)),
-            "action_init": pc.take(pools.input_data, _where(create, input_index)),
-            "action_reward_type": pa.nulls(n, pa.large_string()),
-            "action_type": pc.take(pools.action_types, create.cast(pa.uint8())),
-            "result_gas_used": _where(top, gas_used, child_gas_used),
-            "result_output": pc.take(pools.outputs, _where(call, _draw(seed, _Draw.OUTPUT, len(pools.outputs)))),
-            "result_code": pc.take(pools.deployed_code, _where(create, input_index)),
-            "result_address": pc.take(self.addresses, _where(create, pc.take(self.created_index, tx))),
-            "trace_address": pc.take(pools.trace_addresses, in_tx),
-            "subtraces": _where(top, pc.subtract(pc.take(counts, tx), _u64(1)), _u64(0)),
-            "block_hash": pc.take(self.block_hash, pc.take(self.tx_block, tx)),
-            "error": pa.nulls(n, pa.large_string()),
-        })
+        return _table(
+            "traces",
+            {
+                **self._tx_columns(tx),
+                "action_from": pc.take(self.addresses, from_index),
+                "action_to": pc.take(self.addresses, to_index),
+                "action_value": pc.take(pools.value_string, _where(top, pc.take(self.value_index, tx), _u64(0))),
+                "action_gas": _where(top, gas, child_gas),
+                "action_input": pc.take(pools.input_data, _where(call, call_input)),
+                "action_call_type": pc.take(pools.call_types, _where(call, call_type)),
+                "action_init": pc.take(pools.input_data, _where(create, input_index)),
+                "action_reward_type": pa.nulls(n, pa.large_string()),
+                "action_type": pc.take(pools.action_types, create.cast(pa.uint8())),
+                "result_gas_used": _where(top, gas_used, child_gas_used),
+                "result_output": pc.take(pools.outputs, _where(call, _draw(seed, _Draw.OUTPUT, len(pools.outputs)))),
+                "result_code": pc.take(pools.deployed_code, _where(create, input_index)),
+                "result_address": pc.take(self.addresses, _where(create, pc.take(self.created_index, tx))),
+                "trace_address": pc.take(pools.trace_addresses, in_tx),
+                "subtraces": _where(top, pc.subtract(pc.take(counts, tx), _u64(1)), _u64(0)),
+                "block_hash": pc.take(self.block_hash, pc.take(self.tx_block, tx)),
+                "error": pa.nulls(n, pa.large_string()),
+            },
+        )
 
 
 # --- public interface -------------------------------------------------------------------------------
@@ -559,8 +576,13 @@ class _Chunk:
 _DISTINCT = {
     "blocks": {"block_hash", "block_number", "gas_used", "timestamp", "base_fee_per_gas"},
     "transactions": {
-        "transaction_hash", "nonce", "gas_limit", "gas_used", "gas_price",
-        "max_priority_fee_per_gas", "max_fee_per_gas",
+        "transaction_hash",
+        "nonce",
+        "gas_limit",
+        "gas_used",
+        "gas_price",
+        "max_priority_fee_per_gas",
+        "max_fee_per_gas",
     },
     "logs": {"transaction_hash"},
     "traces": {"transaction_hash", "action_gas", "result_gas_used"},
