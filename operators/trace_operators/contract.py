@@ -16,6 +16,26 @@ Outcome = Literal["success", "retryable_error", "fatal_error"]
 Path_ = tuple[str | int, ...]
 
 
+class TaskError(Exception):
+    """A failure that ends a task; its message must already be redacted."""
+
+    retryable = False
+
+
+class FatalError(TaskError):
+    """Retrying cannot help: the job, the task or the environment is wrong."""
+
+
+class RetryableError(TaskError):
+    """A later attempt may succeed: RPC, network and object-store failures."""
+
+    retryable = True
+
+
+class Cancelled(RetryableError):
+    """The task was cancelled or ran past its deadline."""
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a job block, located by its path inside the block."""
@@ -33,19 +53,32 @@ class Problem:
 
 @dataclass(frozen=True)
 class Partition:
-    """An inclusive block range, as partition events carry it."""
+    """An inclusive block range, as partition events carry it; any other pair of numbers is refused."""
 
     start: int
     end: int
     partition_key: str = ""
 
     def __post_init__(self) -> None:
+        if type(self.start) is not int or type(self.end) is not int or not 0 <= self.start <= self.end:
+            raise FatalError(
+                f"blocks {self.start!r}..{self.end!r} are not a range: start and end are integers with "
+                "0 <= start <= end (end is inclusive)"
+            )
         if not self.partition_key:
             object.__setattr__(self, "partition_key", f"{self.start}-{self.end}")
 
     @property
     def blocks(self) -> int:
         return self.end - self.start + 1
+
+    def split(self, size: int | None) -> list[Partition]:
+        """Consecutive pieces of `size` blocks from the start, the last one shorter; the whole range for None."""
+        if size is None:
+            return [Partition(self.start, self.end)]
+        if size < 1:
+            raise ValueError(f"size must be >= 1, not {size}")
+        return [Partition(first, min(first + size - 1, self.end)) for first in range(self.start, self.end + 1, size)]
 
 
 @dataclass(frozen=True)
@@ -59,7 +92,11 @@ class ResolvedJob:
     max_attempts: int
     range: Partition | None
     partition_size: int | None
+    #: How many outputs the job has: a task's output indices must be below it.
+    outputs: int
     spec: Any
+    #: What no message, log line or object may hold: the endpoint's URL and each credential in it.
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -87,36 +124,28 @@ class Publication:
 
 
 @dataclass(frozen=True)
+class TaskMetrics:
+    """What one task cost and moved."""
+
+    seconds: float = 0.0
+    blocks: int = 0
+    rows: int = 0
+    bytes: int = 0
+    #: Datasets found already committed, returned without extracting them again.
+    datasets_reused: int = 0
+
+
+@dataclass(frozen=True)
 class TaskResult:
     task_id: str
     attempt: int
     outcome: Outcome
     datasets_published: list[Publication] = field(default_factory=list)
     error_message: str | None = None
-    metrics: dict[str, float | int] = field(default_factory=dict)
+    metrics: TaskMetrics = field(default_factory=TaskMetrics)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class TaskError(Exception):
-    """A failure that ends a task; its message must already be redacted."""
-
-    retryable = False
-
-
-class FatalError(TaskError):
-    """Retrying cannot help: the job, the task or the environment is wrong."""
-
-
-class RetryableError(TaskError):
-    """A later attempt may succeed: RPC, network and object-store failures."""
-
-    retryable = True
-
-
-class Cancelled(RetryableError):
-    """The task was cancelled or ran past its deadline."""
 
 
 class StoreError(RetryableError):

@@ -9,7 +9,7 @@ from typing import Any
 
 from cryo_ingest.job.datasets import canonical
 from cryo_ingest.job.endpoints import Endpoint
-from cryo_ingest.job.options import OutputOptions, Throughput
+from cryo_ingest.job.options import Compression, OutputOptions, Throughput
 from cryo_ingest.publish.versions import config_hash, dataset_uuid
 
 DEFAULT_CHUNK_SIZE = 1000
@@ -42,8 +42,8 @@ class CryoSpec:
             "exclude_columns": list(out.exclude_columns.get(dataset, ())),
             "u256_types": list(out.u256_types) if out.u256_types else None,
             "hex": out.hex,
-            "compression": out.compression,
-            "compression_level": out.compression_level,
+            "compression": out.compression.codec,
+            "compression_level": out.compression.level,
             "row_group_size": out.row_group_size,
         }
 
@@ -58,12 +58,6 @@ class CryoSpec:
         return tuple(dataset_uuid(self.chain_id, d) for d in self.datasets)
 
 
-def parse_compression(value: str) -> tuple[str, int | None]:
-    """`zstd:3` -> ("zstd", 3); `lz4` -> ("lz4", None)."""
-    name, _, level = value.partition(":")
-    return name, int(level) if level else None
-
-
 def _columns(raw: Mapping[str, Any] | None) -> dict[str, tuple[str, ...]]:
     return {canonical(name) or name: tuple(cols) for name, cols in (raw or {}).items()}
 
@@ -72,7 +66,6 @@ def spec_from_config(
     config: Mapping[str, Any], extractor: str = "stub", extractor_version: str = "", endpoint: Endpoint | None = None
 ) -> CryoSpec:
     """Build the typed spec of a config the schema has already accepted."""
-    compression, level = parse_compression(config.get("compression", "lz4"))
     u256 = config.get("u256_types")
     return CryoSpec(
         chain_id=config["chain_id"],
@@ -84,8 +77,7 @@ def spec_from_config(
             exclude_columns=_columns(config.get("exclude_columns")),
             u256_types=tuple(u256) if u256 else None,
             hex=config.get("hex", False),
-            compression=compression,
-            compression_level=level,
+            compression=Compression.parse(config.get("compression", "lz4")),
             row_group_size=config.get("row_group_size"),
         ),
         throughput=Throughput(**{f: config.get(f) for f in asdict(Throughput())}),

@@ -11,6 +11,7 @@ names here: list their members. Datasets that need addresses, calls or a JavaScr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 CANONICAL: tuple[str, ...] = (
@@ -93,6 +94,17 @@ NEEDS: dict[str, str] = {dataset: _need(dataset) for dataset in PROBES}
 #: Chains whose early receipts carry no status (before Byzantium, EIP-658): the first block that
 #: has one. Cryo fails every `transactions` chunk before it unless the `success` column is excluded.
 STATUS_SINCE: dict[int, int] = {1: 4_370_000, 61: 8_772_000}
+
+
+def status_gap(chain_id: int, start: int, datasets: Iterable[str], excluded: Iterable[str]) -> int | None:
+    """The first block whose receipts carry a status, when `transactions` with its `success` column starts before it.
+
+    `excluded` are the transactions columns the job excludes; None means Cryo can write the range.
+    """
+    since = STATUS_SINCE.get(chain_id)
+    if since is None or start >= since or "transactions" not in datasets or "success" in excluded:
+        return None
+    return since
 
 
 def canonical(name: str) -> str | None:

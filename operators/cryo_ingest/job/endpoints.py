@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -20,6 +22,21 @@ class Endpoint:
     url: str = field(repr=False)
     #: The environment variable it came from, safe to name in messages.
     source: str = ""
+
+    def secrets(self) -> tuple[str, ...]:
+        """What of the URL must not reach a message: the URL, its user info, path segments and query values.
+
+        Each also as it is percent-decoded, and the user info as Cryo sends it (Basic authorization). The
+        pool name is public (a gateway URL may carry it as a path segment), and so is an API version.
+        """
+        parts = urllib.parse.urlsplit(self.url)
+        userinfo = parts.netloc.rpartition("@")[0]
+        pieces = [self.url, userinfo, *userinfo.split(":", 1), *parts.path.split("/")]
+        pieces += [value for _, value in urllib.parse.parse_qsl(parts.query)]
+        pieces += [urllib.parse.unquote(piece) for piece in pieces]
+        if userinfo:
+            pieces.append(base64.b64encode(urllib.parse.unquote(userinfo).encode()).decode())
+        return tuple(p for p in dict.fromkeys(pieces) if p and p != self.pool and not re.fullmatch(r"v\d+", p))
 
 
 def pool_variable(pool: str) -> str:

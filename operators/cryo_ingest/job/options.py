@@ -14,8 +14,7 @@ class OutputOptions:
     exclude_columns: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     u256_types: tuple[str, ...] | None = None
     hex: bool = False
-    compression: str = "lz4"
-    compression_level: int | None = None
+    compression: Compression = Compression()
     row_group_size: int | None = None
 
 

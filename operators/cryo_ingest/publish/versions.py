@@ -1,4 +1,4 @@
-"""Config hashes, dataset versions and object keys (SPEC §5): same inputs, same names, anywhere."""
+"""Config hashes and dataset versions (SPEC §5): same inputs, same names, anywhere."""
 
 from __future__ import annotations
 
@@ -36,13 +36,3 @@ def dataset_uuid(chain_id: int, dataset: str) -> str:
 
 def dataset_version(uuid_: str, chain_id: int, dataset: str, start: int, end: int, hash_: str) -> str:
     return str(uuid.uuid5(NAMESPACE, f"cryo_ingest:{uuid_}:{chain_id}:{dataset}:{start}:{end}:{hash_}"))
-
-
-def version_prefix(chain_id: int, dataset: str, start: int, end: int, version: str) -> str:
-    """Relative key prefix of one version, ending in `/`."""
-    return f"cryo/{chain_id}/{dataset}/{start}_{end}/{version}/"
-
-
-def chunk_file_name(chain_id: int, dataset: str, first: int, last: int) -> str:
-    """Cryo's own file name for an inclusive chunk."""
-    return f"{chain_id}__{dataset}__{first:08d}_to_{last:08d}.parquet"

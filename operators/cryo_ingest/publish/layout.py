@@ -1,0 +1,47 @@
+"""Where a publication lives (SPEC §5): every key and file name comes from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from trace_operators.contract import FatalError, Partition
+
+MANIFEST = "_manifest.json"
+SUCCESS = "_SUCCESS"
+#: Bounds on one partition, far above what a job may ask for (SPEC §3 allows 256 files).
+MAX_BLOCKS = 10_000_000
+MAX_CHUNKS = 10_000
+
+
+@dataclass(frozen=True, order=True)
+class Chunk:
+    """An inclusive block range written as one Parquet file per dataset, as Cryo's chunks are."""
+
+    first: int
+    last: int
+
+    def file_name(self, chain_id: int, dataset: str) -> str:
+        """Cryo's own name for the chunk's file, with the inclusive range."""
+        return f"{chain_id}__{dataset}__{self.first:08d}_to_{self.last:08d}.parquet"
+
+
+def plan_chunks(partition: Partition, chunk_size: int) -> list[Chunk]:
+    """Chunks of `chunk_size` blocks from the partition's start, the last one shorter, as Cryo cuts them."""
+    if type(chunk_size) is not int or chunk_size < 1:
+        raise FatalError(f"chunk_size must be an integer of at least 1, not {chunk_size!r}")
+    if partition.blocks > MAX_BLOCKS or -(-partition.blocks // chunk_size) > MAX_CHUNKS:
+        raise FatalError(
+            f"blocks {partition.start}..{partition.end} in chunks of {chunk_size} exceed one partition's bounds "
+            f"({MAX_BLOCKS:,} blocks, {MAX_CHUNKS:,} files)"
+        )
+    return [Chunk(p.start, p.end) for p in partition.split(chunk_size)]
+
+
+def chain_prefix(chain_id: int) -> str:
+    """Relative key prefix of everything published for a chain, ending in `/`."""
+    return f"cryo/{chain_id}/"
+
+
+def version_prefix(chain_id: int, dataset: str, start: int, end: int, version: str) -> str:
+    """Relative key prefix of one version, ending in `/`."""
+    return f"{chain_prefix(chain_id)}{dataset}/{start}_{end}/{version}/"
