@@ -91,7 +91,7 @@ def fixed_costs(work: Path, url: str) -> str:
 def _child_start(url: str) -> float:
     """Wall time of the extractor's Cryo child given nothing to extract: start, imports, exit."""
     request = json.dumps({"memory_limit": 4 * 1024**3, "runs": []}).encode()
-    env = {**os.environ, "CRYO_INGEST_RPC_URL": url}
+    env = {**os.environ, "CRYO_INGEST_RPC_URL": url, "CRYO_INGEST_PARENT_PID": str(os.getpid())}
     return run([sys.executable, "-m", "cryo_ingest.extract.cryo.child_main"], env, stdin=request).seconds
 
 

@@ -18,8 +18,9 @@ TARGET_MEMORY = 1.25
 #: The floor: the stub alone writing the same files in one thread, no staging, hashing or publishing.
 STUB_ONLY = (
     "import sys, pathlib\n"
-    "from cryo_ingest.extract import stub\n"
-    "stub.write_chunks(stub.DATASETS, 10143, 0, int(sys.argv[2]) - 1, 1000, pathlib.Path(sys.argv[1]))\n"
+    "from cryo_ingest.extract.stub import DATASETS\n"
+    "from cryo_ingest.extract.stub.writer import write_chunks\n"
+    "write_chunks(DATASETS, 10143, 0, int(sys.argv[2]) - 1, 1000, pathlib.Path(sys.argv[1]))\n"
 )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from trace_operators.dag.documents import Document, LoadProblem, iter_yaml_files, load_document
 
 from tests.conftest import FIXTURES

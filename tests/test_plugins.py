@@ -1,4 +1,7 @@
-"""Plugin loading as the platform runtime does it: entry points, a broken plugin, a fresh install."""
+"""Plugin loading as the platform runtime does it: entry points, broken plugins, a fresh install.
+
+Plugins are registered on a fresh host for one test, as llm's tests do.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ import textwrap
 import venv
 from pathlib import Path
 
+import cryo_ingest.plugin
 from trace_operators.contract import Operator
 from trace_operators.hookspecs import hookimpl
-from trace_operators.plugins import load_operators
+from trace_operators.plugins import PluginHost
 
 from tests.conftest import ROOT
 
@@ -64,19 +68,58 @@ class DuplicatePlugin:
         return [Echo(), object()]
 
 
+class MisspeltPlugin:
+    """A hook implementation no spec knows: pluggy's check_pending refuses it."""
+
+    @hookimpl
+    def trace_operator(self):
+        return [Echo()]
+
+
+def fresh(**plugins: object) -> PluginHost:
+    host = PluginHost(entry_points_=False)
+    for name, plugin in plugins.items():
+        host.register(plugin, name)
+    return host
+
+
 def test_installed_entry_point_provides_cryo_ingest() -> None:
-    operators = load_operators()
+    operators = PluginHost().operators()
     assert operators.failures == []
     assert isinstance(operators.get("cryo_ingest"), Operator)
 
 
-def test_registered_plugins_on_a_fresh_manager() -> None:
-    operators = load_operators([EchoPlugin()], entry_points_=False)
-    assert list(operators.by_name) == ["echo"] and operators.failures == []
+def test_the_builtin_comes_through_the_same_door_and_the_entry_point_adds_nothing() -> None:
+    host = PluginHost({"cryo_ingest": cryo_ingest.plugin})
+    assert list(host.operators().by_name) == ["cryo_ingest"] and host.failures == []
+    assert host.manager.get_plugin("cryo_ingest") is cryo_ingest.plugin
+
+
+def test_registered_plugins_on_a_fresh_host() -> None:
+    host = fresh(echo=EchoPlugin())
+    assert list(host.operators().by_name) == ["echo"] and host.failures == []
+    host.unregister("echo")
+    assert host.operators().by_name == {}
+
+
+def test_a_misspelt_hook_leaves_out_its_own_plugin_only() -> None:
+    host = fresh(misspelt=MisspeltPlugin(), echo=EchoPlugin())
+    operators = host.operators()
+    assert list(operators.by_name) == ["echo"]
+    [failure] = operators.failures
+    assert failure.plugin == "misspelt"
+    assert failure.error.startswith("has a hook implementation no spec knows:") and "trace_operator" in failure.error
+    assert not host.manager.has_plugin("misspelt")
+
+
+def test_blocked_plugins_are_not_registered_builtin_or_installed() -> None:
+    host = PluginHost({"cryo_ingest": cryo_ingest.plugin}, env={"TRACE_BLOCK_PLUGINS": " cryo_ingest ,other"})
+    assert host.operators().by_name == {} and host.failures == []
+    assert host.manager.is_blocked("cryo_ingest") and host.manager.is_blocked("other")
 
 
 def test_a_raising_or_misbehaving_plugin_is_reported_and_the_others_load() -> None:
-    operators = load_operators([RaisingPlugin(), EchoPlugin(), DuplicatePlugin()], entry_points_=False)
+    operators = fresh(raising=RaisingPlugin(), echo=EchoPlugin(), duplicate=DuplicatePlugin()).operators()
     assert list(operators.by_name) == ["echo"]
     errors = sorted(f.error for f in operators.failures)
     assert errors[0] == "operator 'echo' is already provided"
@@ -91,8 +134,8 @@ def test_a_plugin_that_fails_to_import_does_not_stop_the_others(tmp_path: Path) 
     (dist / "entry_points.txt").write_text("[trace.operators]\nbroken = no_such_module_anywhere\n")
     code = textwrap.dedent("""
         import json
-        from trace_operators.plugins import load_operators
-        ops = load_operators()
+        from trace_operators.plugins import PluginHost
+        ops = PluginHost().operators()
         print(json.dumps({"names": sorted(ops.by_name), "failures": [[f.plugin, f.error] for f in ops.failures]}))
     """)
     done = subprocess.run(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from cryo_ingest.extract.cryo_schemas import SCHEMAS
 
 from tests.conftest import FIXTURES

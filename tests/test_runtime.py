@@ -6,15 +6,17 @@ import io
 import json
 import logging
 import threading
-import time
 from pathlib import Path
 
 import pytest
+
 from cryo_ingest.plugin import CryoIngest
-from trace_operators.contract import Partition, TaskContext, TaskResult
+from trace_operators.contract import Partition, TaskMetrics, TaskResult
 from trace_operators.runtime import logs
 from trace_operators.runtime.progress import Progress
 from trace_operators.runtime.runner import Runner
+from trace_operators.runtime.taskpath import Worker, run_task
+from trace_operators.runtime.tasks import Task
 from trace_operators.stores import open_store
 
 JOB = {
@@ -35,15 +37,20 @@ JOB = {
 LOGGER = logging.getLogger("test")
 
 
-def context(tmp_path: Path, **kw) -> TaskContext:
-    return TaskContext("task-1", 1, open_store(str(tmp_path / "store")), tmp_path / "staging", LOGGER, **kw)
+def worker(tmp_path: Path, store: str = "store", **kw) -> Worker:
+    return Worker(open_store(str(tmp_path / store)), tmp_path / "staging", LOGGER, **kw)
+
+
+def one_task(tmp_path: Path, partition: Partition, job: dict = JOB, **kw) -> TaskResult:
+    """One task through the one task path, as every engine runs it."""
+    operator = CryoIngest()
+    resolved = operator.resolve_job(job, {})
+    return run_task(operator, resolved, Task("task-1", 1, job, partition), worker(tmp_path, **kw))
 
 
 def test_heartbeat_between_chunks(tmp_path: Path) -> None:
     beats = []
-    operator = CryoIngest()
-    resolved = operator.resolve_job(JOB, {})
-    result = operator.run_partition(resolved, Partition(0, 549), context(tmp_path, heartbeat=lambda: beats.append(1)))
+    result = one_task(tmp_path, Partition(0, 549), heartbeat=lambda: beats.append(1))
     assert result.outcome == "success"
     # Six chunks extracted, twelve files published, and the checks before extraction.
     assert len(beats) >= 6 + 12
@@ -51,8 +58,6 @@ def test_heartbeat_between_chunks(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("how", ["cancel", "deadline"])
 def test_cancelled_or_late_task_is_retryable_and_publishes_nothing(tmp_path: Path, how: str) -> None:
-    operator = CryoIngest()
-    resolved = operator.resolve_job(JOB, {})
     cancel = threading.Event()
     beats = []
 
@@ -61,12 +66,11 @@ def test_cancelled_or_late_task_is_retryable_and_publishes_nothing(tmp_path: Pat
         if len(beats) == 3:
             cancel.set()
 
-    ctx = (
-        context(tmp_path, heartbeat=heartbeat, cancel=cancel)
-        if how == "cancel"
-        else context(tmp_path, deadline=time.monotonic() - 1)
-    )
-    result = operator.run_partition(resolved, Partition(0, 999), ctx)
+    # The deadline comes from the job's timeout_seconds: a second is far less than a million blocks take.
+    if how == "cancel":
+        result = one_task(tmp_path, Partition(0, 999), heartbeat=heartbeat, cancel=cancel)
+    else:
+        result = one_task(tmp_path, Partition(0, 999_999), {**JOB, "timeout_seconds": 1})
     assert result.outcome == "retryable_error"
     assert (
         result.error_message == {"cancel": "the task was cancelled", "deadline": "the task ran past its deadline"}[how]
@@ -78,21 +82,19 @@ def test_cancelled_or_late_task_is_retryable_and_publishes_nothing(tmp_path: Pat
 def test_store_failure_is_retried_with_backoff_then_reported(tmp_path: Path, s3_bucket) -> None:
     operator = CryoIngest()
     resolved = operator.resolve_job(JOB, {})
-    delays: list[float] = []
+    delays: list[int] = []
+
+    def backoff(attempt: int) -> float:
+        delays.append(attempt)
+        return 0.0
+
     done = []
-    runner = Runner(
-        operator,
-        resolved,
-        open_store("s3://no-such-bucket-here"),
-        tmp_path / "staging",
-        LOGGER,
-        on_done=done.append,
-        sleep=delays.append,
-    )
+    store = Worker(open_store("s3://no-such-bucket-here"), tmp_path / "staging", LOGGER)
+    runner = Runner(operator, resolved, JOB, store, on_done=done.append, backoff=backoff)
     summary = runner.run(operator.plan(resolved, resolved.range))
     assert [r.outcome for r in summary.results] == ["retryable_error"] * 4
     assert [r.attempt for r in summary.results] == [3] * 4
-    assert sorted(delays) == [1.0] * 4 + [2.0] * 4
+    assert sorted(delays) == [1] * 4 + [2] * 4
     assert len(done) == 4
     assert "NoSuchBucket" in summary.results[0].error_message
     assert summary.text().startswith("0/4 partitions published")
@@ -101,10 +103,8 @@ def test_store_failure_is_retried_with_backoff_then_reported(tmp_path: Path, s3_
 def test_fatal_error_is_not_retried(tmp_path: Path) -> None:
     operator = CryoIngest()
     resolved = operator.resolve_job(JOB, {})
-    delays: list[float] = []
-    runner = Runner(
-        operator, resolved, open_store(str(tmp_path / "store")), tmp_path / "staging", LOGGER, sleep=delays.append
-    )
+    delays: list[int] = []
+    runner = Runner(operator, resolved, JOB, worker(tmp_path), backoff=lambda attempt: delays.append(attempt) or 0.0)
     # A task id that could escape the staging root is fatal: retrying cannot help.
     partition = Partition(0, 99, partition_key="../../escape")
     [result] = runner.run([partition]).results
@@ -133,7 +133,7 @@ def test_runner_results_in_partition_order_and_bounded_concurrency(tmp_path: Pat
                 with lock:
                     active[0] -= 1
 
-    runner = Runner(Counting(), resolved, open_store(str(tmp_path / "store")), tmp_path / "staging", LOGGER)
+    runner = Runner(Counting(), resolved, JOB, worker(tmp_path))
     summary = runner.run(operator.plan(resolved, resolved.range))
     assert [r.task_id for r in summary.results] == ["boot-0-249", "boot-250-499", "boot-500-749", "boot-750-999"]
     assert summary.blocks == 1000 and peak[0] <= 2
@@ -148,7 +148,7 @@ def test_progress_draws_on_a_terminal_only() -> None:
     for stream in (screen, pipe):
         progress = Progress(2, 500, stream)
         for i in range(2):
-            progress.update(TaskResult(f"t{i}", 1, "success", metrics={"blocks": 250}))
+            progress.update(TaskResult(f"t{i}", 1, "success", metrics=TaskMetrics(blocks=250)))
         progress.close()
     assert pipe.getvalue() == ""
     last = screen.getvalue().split("\r")[-1]
@@ -157,9 +157,40 @@ def test_progress_draws_on_a_terminal_only() -> None:
 
 def test_json_logs_are_redacted(capsys) -> None:
     secret = "http://user:pa55word@10.0.0.1:8545/v2/" + "Ab3" * 8
-    logger = logs.configure("json", secrets=[secret])
+    logger = logs.configure("cryo_ingest", "json", secrets=[secret])
     logger.warning("connecting to %s failed", secret)
     entry = json.loads(capsys.readouterr().err)
     assert entry["level"] == "warning" and entry["logger"] == "cryo_ingest"
     assert "pa55word" not in entry["message"] and "Ab3Ab3" not in entry["message"]
     assert entry["message"].startswith("connecting to ")
+
+
+def test_backoff_waits_on_the_cancellation_not_a_sleep(tmp_path: Path) -> None:
+    operator = CryoIngest()
+    resolved = operator.resolve_job({**JOB, "max_attempts": 5}, {})
+    cancel = threading.Event()
+    failing = Worker(open_store("s3://no-such-bucket-here"), tmp_path / "staging", LOGGER, cancel)
+    waits: list[int] = []
+
+    def backoff(attempt: int) -> float:
+        waits.append(attempt)
+        threading.Timer(0.2, cancel.set).start()
+        return 3600.0  # an hour: only the cancellation can end this wait
+
+    runner = Runner(operator, resolved, JOB, failing, backoff=backoff)
+    finished = threading.Event()
+    thread = threading.Thread(target=lambda: (runner.run([Partition(0, 99)]), finished.set()))
+    thread.start()
+    # A hang guard, not a timing: without the cancellation ending the wait this would take an hour.
+    assert finished.wait(120)
+    assert waits == [1]
+
+
+def test_output_index_beyond_the_job_is_fatal_before_anything_runs(tmp_path: Path) -> None:
+    operator = CryoIngest()
+    resolved = operator.resolve_job(JOB, {})
+    task = Task("task-1", 1, JOB, Partition(0, 99), {2: "00000000-0000-4000-8000-000000000002"})
+    result = run_task(operator, resolved, task, worker(tmp_path))
+    assert result.outcome == "fatal_error"
+    assert result.error_message == "task outputs name output_index 2, but job boot has 2 outputs (0 to 1)"
+    assert not (tmp_path / "staging").exists() and not (tmp_path / "store").exists()

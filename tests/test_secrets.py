@@ -12,6 +12,7 @@ from importlib import resources
 
 import pytest
 import yaml
+
 from trace_operators.secrets import mask, redact_text, scan
 
 from tests.conftest import FIXTURES
@@ -160,7 +161,7 @@ def test_hints_say_what_to_write_instead() -> None:
         "(Lite: TRACE_RPC_POOL_<NAME>_URL)"
     )
     (store,) = scan({"store": "s3://cryo-data/bootstrap"})
-    assert store.hint == "DAG YAML holds no URLs: the object store comes from the runtime (--store or TRACE_CRYO_STORE)"
+    assert store.hint == "DAG YAML holds no URLs: the object store comes from the runtime"
     (aws,) = scan({"note": AWS_KEY_ID})
     assert "AWS_ACCESS_KEY_ID" in aws.hint
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from cryo_ingest.publish.staging import (
     DEFAULT_ROOT,
-    MAX_ATTEMPT,
     StagingError,
     check_outside_store,
     staged,
@@ -20,13 +20,12 @@ from cryo_ingest.publish.staging import (
     staging_ttl_hours,
     sweep_stale,
 )
+from trace_operators.contract import FatalError
+from trace_operators.runtime.tasks import MAX_ATTEMPT, TASK_ID_RULE
 from trace_operators.stores import LocalStore, S3Store
 
 NOW = 2_000_000_000.0
 HOUR = 3600.0
-TASK_ID_RULE = (
-    "task_id must be 1 to 128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
-)
 
 
 def _mode(path: Path) -> int:
@@ -109,7 +108,7 @@ def test_allowed_task_ids(root: Path, task_id: str) -> None:
     "task_id", ["../x", "a/b", "/abs", "..", ".", "", "x" * 129, ".hidden", "-x", "a\x00b", "a b", "é", 7]
 )
 def test_task_ids_that_could_escape_or_surprise_are_refused(root: Path, task_id: Any) -> None:
-    with pytest.raises(StagingError, match=re.escape(TASK_ID_RULE)):
+    with pytest.raises(FatalError, match=re.escape(TASK_ID_RULE)):
         with staged(root, task_id, 1):
             pass
     assert not root.exists()
@@ -117,7 +116,7 @@ def test_task_ids_that_could_escape_or_surprise_are_refused(root: Path, task_id:
 
 @pytest.mark.parametrize("attempt", [0, -1, MAX_ATTEMPT + 1, True, "1", 1.0, None])
 def test_attempts_other_than_small_positive_ints_are_refused(root: Path, attempt: Any) -> None:
-    with pytest.raises(StagingError, match=re.escape(f"attempt must be an integer from 1 to {MAX_ATTEMPT}")):
+    with pytest.raises(FatalError, match=re.escape(f"attempt must be an integer from 1 to {MAX_ATTEMPT}")):
         with staged(root, "task-1", attempt):
             pass
     assert not root.exists()

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from trace_operators.contract import ObjectStore, StorageRef, StoreError
 from trace_operators.stores import ACCEPTED_FORMS, LocalStore, S3Store, open_store
 from trace_operators.stores.s3 import MiB

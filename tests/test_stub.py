@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +13,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from cryo_ingest.extract import stub
+
+from cryo_ingest.extract.base import ExtractRequest
 from cryo_ingest.extract.cryo_schemas import SCHEMAS
-from cryo_ingest.publish.versions import chunk_file_name
+from cryo_ingest.extract.stub import DATASETS, STUB_VERSION, StubExtractor
+from cryo_ingest.extract.stub.shape import MAX_BLOCK, MAX_TRANSACTIONS
+from cryo_ingest.extract.stub.tables import chunk_table, parent_hashes
+from cryo_ingest.extract.stub.writer import write_chunks
+from cryo_ingest.job.options import Compression, OutputOptions, Throughput
+from cryo_ingest.publish.layout import Chunk
+from trace_operators.contract import Cancelled, FatalError, TaskContext
 
 from tests.anvil import Node
 from tests.freeze import freeze_directly
@@ -25,20 +34,18 @@ CHAIN_ID = 10143
 def cryo_files(anvil: Node, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The four default datasets of the test chain, extracted by the real Cryo wheel."""
     out = tmp_path_factory.mktemp("cryo")
-    counts = freeze_directly(
-        anvil.url, list(stub.DATASETS), out, blocks=[f"0:{anvil.head + 1}"], network_name=str(CHAIN_ID)
-    )
+    counts = freeze_directly(anvil.url, list(DATASETS), out, blocks=[f"0:{anvil.head + 1}"], network_name=str(CHAIN_ID))
     assert counts["n_errored"] == 0
-    return {dataset: out / chunk_file_name(CHAIN_ID, dataset, 0, anvil.head) for dataset in stub.DATASETS}
+    return {dataset: out / Chunk(0, anvil.head).file_name(CHAIN_ID, dataset) for dataset in DATASETS}
 
 
 # --- schemas --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dataset", stub.DATASETS)
+@pytest.mark.parametrize("dataset", DATASETS)
 def test_schemas_are_exactly_those_cryo_writes(dataset: str, cryo_files: dict[str, Path], tmp_path: Path) -> None:
     cryo_file = cryo_files[dataset]
-    [stub_file] = stub.write_chunks([dataset], CHAIN_ID, 0, 99, 100, tmp_path)[dataset]
+    [stub_file] = write_chunks([dataset], CHAIN_ID, 0, 99, 100, tmp_path)[dataset]
     assert pq.read_schema(cryo_file).equals(SCHEMAS[dataset], check_metadata=True)
     assert pq.read_schema(stub_file).equals(pq.read_schema(cryo_file), check_metadata=True)
     assert pq.read_table(cryo_file).num_rows > 0
@@ -50,9 +57,9 @@ def test_schemas_are_exactly_those_cryo_writes(dataset: str, cryo_files: dict[st
     assert codecs == stub_codecs == {"LZ4"}
 
 
-@pytest.mark.parametrize("dataset", stub.DATASETS)
+@pytest.mark.parametrize("dataset", DATASETS)
 def test_chunk_table_has_the_embedded_schema(dataset: str) -> None:
-    assert stub.chunk_table(dataset, CHAIN_ID, 7, 20).schema.equals(SCHEMAS[dataset], check_metadata=True)
+    assert chunk_table(dataset, CHAIN_ID, 7, 20).schema.equals(SCHEMAS[dataset], check_metadata=True)
 
 
 # --- the chain ------------------------------------------------------------------------------------
@@ -61,7 +68,7 @@ def test_chunk_table_has_the_embedded_schema(dataset: str) -> None:
 @pytest.fixture(scope="module")
 def chain() -> dict[str, pa.Table]:
     """Ten thousand blocks of every dataset, generated in one chunk."""
-    return {dataset: stub.chunk_table(dataset, CHAIN_ID, 0, 9_999) for dataset in stub.DATASETS}
+    return {dataset: chunk_table(dataset, CHAIN_ID, 0, 9_999) for dataset in DATASETS}
 
 
 def test_one_row_per_block_with_increasing_timestamps(chain: dict[str, pa.Table]) -> None:
@@ -81,7 +88,7 @@ def test_density(chain: dict[str, pa.Table]) -> None:
     per_block = Counter(chain["transactions"]["block_number"].to_pylist())
     assert 3.5 <= chain["transactions"].num_rows / 10_000 <= 4.5
     assert 10_000 - len(per_block) > 0, "some blocks are empty"
-    assert max(per_block.values()) == stub.MAX_TRANSACTIONS
+    assert max(per_block.values()) == MAX_TRANSACTIONS
     transactions = set(keys(chain["transactions"]))
     for dataset in ("logs", "traces"):
         per_tx = Counter(keys(chain[dataset]))
@@ -177,18 +184,18 @@ def test_topics_are_present_up_to_a_null(chain: dict[str, pa.Table]) -> None:
 
 
 def test_parent_hashes_chain_across_chunk_boundaries(tmp_path: Path) -> None:
-    files = stub.write_chunks(["blocks"], CHAIN_ID, 0, 2_499, 1_000, tmp_path)["blocks"]
+    files = write_chunks(["blocks"], CHAIN_ID, 0, 2_499, 1_000, tmp_path)["blocks"]
     hashes = pa.concat_tables(pq.read_table(f) for f in files)["block_hash"].to_pylist()
-    parents = stub.parent_hashes(CHAIN_ID, 0, 2_499).to_pylist()
+    parents = parent_hashes(CHAIN_ID, 0, 2_499).to_pylist()
     assert parents[0] == bytes(32)
     assert parents[1:] == hashes[:-1]
-    assert stub.parent_hashes(CHAIN_ID, 1_000, 1_000).to_pylist() == [hashes[999]]
+    assert parent_hashes(CHAIN_ID, 1_000, 1_000).to_pylist() == [hashes[999]]
 
 
 def test_a_block_has_the_same_rows_whichever_chunk_holds_it() -> None:
-    for dataset in stub.DATASETS:
-        a = stub.chunk_table(dataset, CHAIN_ID, 0, 999)
-        b = stub.chunk_table(dataset, CHAIN_ID, 637, 1_900)
+    for dataset in DATASETS:
+        a = chunk_table(dataset, CHAIN_ID, 0, 999)
+        b = chunk_table(dataset, CHAIN_ID, 637, 1_900)
         overlap_a, overlap_b = (t.filter(pc.greater_equal(t["block_number"], 637)) for t in (a, b))
         overlap_b = overlap_b.filter(pc.less_equal(overlap_b["block_number"], 999))
         assert overlap_a.num_rows > 0
@@ -206,16 +213,16 @@ PINNED = {
 }
 
 
-@pytest.mark.parametrize("dataset", stub.DATASETS)
+@pytest.mark.parametrize("dataset", DATASETS)
 def test_values_are_pinned_to_the_stub_version(dataset: str) -> None:
-    table = stub.chunk_table(dataset, CHAIN_ID, 0, 99)
+    table = chunk_table(dataset, CHAIN_ID, 0, 99)
     digest = hashlib.sha256(repr(table.to_pydict()).encode()).hexdigest()
-    assert (table.num_rows, digest) == PINNED[stub.STUB_VERSION][dataset]
+    assert (table.num_rows, digest) == PINNED[STUB_VERSION][dataset]
 
 
 def test_another_chain_is_another_chain() -> None:
-    ours = stub.chunk_table("blocks", CHAIN_ID, 0, 9)["block_hash"].to_pylist()
-    theirs = stub.chunk_table("blocks", 1, 0, 9)
+    ours = chunk_table("blocks", CHAIN_ID, 0, 9)["block_hash"].to_pylist()
+    theirs = chunk_table("blocks", 1, 0, 9)
     assert set(theirs["chain_id"].to_pylist()) == {1}
     assert not set(ours) & set(theirs["block_hash"].to_pylist())
 
@@ -225,9 +232,7 @@ def test_another_chain_is_another_chain() -> None:
 
 def test_chunks_file_names_and_an_uneven_last_chunk(tmp_path: Path) -> None:
     calls = []
-    written = stub.write_chunks(
-        ["blocks", "logs"], CHAIN_ID, 5, 2_504, 1_000, tmp_path, on_chunk=lambda: calls.append(1)
-    )
+    written = write_chunks(["blocks", "logs"], CHAIN_ID, 5, 2_504, 1_000, tmp_path, on_chunk=lambda: calls.append(1))
     names = ["00000005_to_00001004", "00001005_to_00002004", "00002005_to_00002504"]
     assert written == {d: [tmp_path / f"{CHAIN_ID}__{d}__{n}.parquet" for n in names] for d in ("blocks", "logs")}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for paths in written.values() for p in paths)
@@ -241,9 +246,9 @@ def test_chunks_file_names_and_an_uneven_last_chunk(tmp_path: Path) -> None:
 
 
 def test_a_chunk_of_one_empty_block_writes_empty_tables(tmp_path: Path) -> None:
-    blocks = stub.chunk_table("blocks", CHAIN_ID, 0, 999)
+    blocks = chunk_table("blocks", CHAIN_ID, 0, 999)
     empty = blocks["block_number"][pc.index(blocks["gas_used"], 0).as_py()].as_py()
-    written = stub.write_chunks(stub.DATASETS, CHAIN_ID, empty, empty, 1, tmp_path)
+    written = write_chunks(DATASETS, CHAIN_ID, empty, empty, 1, tmp_path)
     assert pq.read_table(written["blocks"][0]).num_rows == 1
     for dataset in ("transactions", "logs", "traces"):
         table = pq.read_table(written[dataset][0])
@@ -252,9 +257,9 @@ def test_a_chunk_of_one_empty_block_writes_empty_tables(tmp_path: Path) -> None:
 
 def test_the_same_range_writes_the_same_bytes(tmp_path: Path) -> None:
     (tmp_path / "one").mkdir(), (tmp_path / "two").mkdir()
-    one = stub.write_chunks(stub.DATASETS, CHAIN_ID, 100, 1_599, 500, tmp_path / "one")
-    two = stub.write_chunks(stub.DATASETS, CHAIN_ID, 100, 1_599, 500, tmp_path / "two")
-    for dataset in stub.DATASETS:
+    one = write_chunks(DATASETS, CHAIN_ID, 100, 1_599, 500, tmp_path / "one")
+    two = write_chunks(DATASETS, CHAIN_ID, 100, 1_599, 500, tmp_path / "two")
+    for dataset in DATASETS:
         assert [p.name for p in one[dataset]] == [p.name for p in two[dataset]]
         assert [p.read_bytes() for p in one[dataset]] == [p.read_bytes() for p in two[dataset]]
 
@@ -264,36 +269,36 @@ def test_a_failing_heartbeat_stops_after_whole_files(tmp_path: Path) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        stub.write_chunks(stub.DATASETS, CHAIN_ID, 0, 2_999, 1_000, tmp_path, on_chunk=cancel)
-    expected = sorted(chunk_file_name(CHAIN_ID, dataset, 0, 999) for dataset in stub.DATASETS)
+        write_chunks(DATASETS, CHAIN_ID, 0, 2_999, 1_000, tmp_path, on_chunk=cancel)
+    expected = sorted(Chunk(0, 999).file_name(CHAIN_ID, dataset) for dataset in DATASETS)
     assert sorted(p.name for p in tmp_path.iterdir()) == expected
 
 
 @pytest.mark.parametrize(
-    ("compression", "level", "codec"),
+    ("compression", "codec"),
     [
-        ("lz4", None, "LZ4"),
-        ("snappy", None, "SNAPPY"),
-        ("uncompressed", None, "UNCOMPRESSED"),
-        ("zstd", None, "ZSTD"),
-        ("zstd", 3, "ZSTD"),
-        ("gzip", 6, "GZIP"),
-        ("brotli", None, "BROTLI"),
+        ("lz4", "LZ4"),
+        ("snappy", "SNAPPY"),
+        ("uncompressed", "UNCOMPRESSED"),
+        ("zstd", "ZSTD"),
+        ("zstd:3", "ZSTD"),
+        ("gzip:6", "GZIP"),
+        ("brotli", "BROTLI"),
     ],
 )
-def test_compression(compression: str, level: int | None, codec: str, tmp_path: Path) -> None:
-    [path] = stub.write_chunks(["logs"], CHAIN_ID, 0, 99, 100, tmp_path, compression, level)["logs"]
+def test_compression(compression: str, codec: str, tmp_path: Path) -> None:
+    [path] = write_chunks(["logs"], CHAIN_ID, 0, 99, 100, tmp_path, Compression.parse(compression))["logs"]
     metadata = pq.ParquetFile(path).metadata
     assert {metadata.row_group(0).column(i).compression for i in range(metadata.num_columns)} == {codec}
-    assert pq.read_table(path).equals(stub.chunk_table("logs", CHAIN_ID, 0, 99))
+    assert pq.read_table(path).equals(chunk_table("logs", CHAIN_ID, 0, 99))
 
 
 def test_row_group_size(tmp_path: Path) -> None:
-    [path] = stub.write_chunks(["traces"], CHAIN_ID, 0, 99, 100, tmp_path, row_group_size=100)["traces"]
-    rows = stub.chunk_table("traces", CHAIN_ID, 0, 99).num_rows
+    [path] = write_chunks(["traces"], CHAIN_ID, 0, 99, 100, tmp_path, row_group_size=100)["traces"]
+    rows = chunk_table("traces", CHAIN_ID, 0, 99).num_rows
     assert pq.ParquetFile(path).metadata.num_row_groups == -(-rows // 100)
     (tmp_path / "whole").mkdir()
-    [whole] = stub.write_chunks(["traces"], CHAIN_ID, 0, 99, 100, tmp_path / "whole")["traces"]
+    [whole] = write_chunks(["traces"], CHAIN_ID, 0, 99, 100, tmp_path / "whole")["traces"]
     assert pq.ParquetFile(whole).metadata.num_row_groups == 1
 
 
@@ -303,14 +308,18 @@ def test_row_group_size(tmp_path: Path) -> None:
         ({"datasets": ["txs"]}, "the stub extractor has no dataset 'txs'; it has blocks, transactions, logs, traces"),
         (
             {"compression": "lz4_raw"},
-            "unknown compression 'lz4_raw'; expected one of lz4, snappy, uncompressed, zstd, gzip, brotli",
+            "compression 'lz4_raw' is not one Cryo writes: use lz4, snappy, uncompressed, zstd, gzip, brotli, "
+            "the last three with an optional level as zstd:3",
         ),
-        ({"compression": "snappy", "compression_level": 3}, "compression 'snappy' takes no level"),
-        ({"chunk_size": 0}, "chunk_size must be at least 1, got 0"),
-        ({"start": 10}, f"block range 10..9 is not within 0..{stub.MAX_BLOCK} in order"),
+        ({"compression": "snappy:3"}, "compression snappy takes no level"),
+        ({"chunk_size": 0}, "chunk_size must be an integer of at least 1, not 0"),
         (
-            {"end": stub.MAX_BLOCK + 1},
-            f"block range 0..{stub.MAX_BLOCK + 1} is not within 0..{stub.MAX_BLOCK} in order",
+            {"start": 10},
+            "blocks 10..9 are not a range: start and end are integers with 0 <= start <= end (end is inclusive)",
+        ),
+        (
+            {"end": MAX_BLOCK + 1},
+            f"blocks 0..{MAX_BLOCK + 1} go past the stub's last block, {MAX_BLOCK}",
         ),
     ],
 )
@@ -324,7 +333,34 @@ def test_bad_arguments_are_refused(kwargs: dict[str, Any], message: str, tmp_pat
         "out_dir": tmp_path,
     }
     arguments.update(kwargs)
-    with pytest.raises(ValueError) as raised:
-        stub.write_chunks(**arguments)
+    with pytest.raises(FatalError) as raised:
+        if "compression" in arguments:
+            arguments["compression"] = Compression.parse(arguments["compression"])
+        write_chunks(**arguments)
     assert str(raised.value) == message
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the extractor --------------------------------------------------------------------------------
+
+
+def test_the_extractor_writes_the_request_and_checks_in_after_each_chunk(tmp_path: Path) -> None:
+    beats = []
+    ctx = TaskContext("task", 1, None, tmp_path, logging.getLogger(__name__), heartbeat=lambda: beats.append(1))
+    output = OutputOptions(compression=Compression.parse("zstd:3"), row_group_size=100)
+    request = ExtractRequest(CHAIN_ID, ("blocks", "traces"), 0, 2_499, 1_000, output, Throughput(), tmp_path)
+    written = StubExtractor().extract(request, ctx)
+    chunks = [Chunk(0, 999), Chunk(1_000, 1_999), Chunk(2_000, 2_499)]
+    assert written == {d: [tmp_path / c.file_name(CHAIN_ID, d) for c in chunks] for d in request.datasets}
+    assert len(beats) == 3
+    metadata = pq.ParquetFile(written["traces"][0]).metadata
+    assert metadata.num_row_groups > 1 and metadata.row_group(0).column(0).compression == "ZSTD"
+    assert StubExtractor.name == "stub" and StubExtractor.version == STUB_VERSION
+
+    (tmp_path / "cancelled").mkdir()
+    ctx.cancel.set()
+    with pytest.raises(Cancelled):
+        StubExtractor().extract(replace(request, out_dir=tmp_path / "cancelled"), ctx)
+    assert sorted(p.name for p in (tmp_path / "cancelled").iterdir()) == sorted(
+        chunks[0].file_name(CHAIN_ID, d) for d in request.datasets
+    )

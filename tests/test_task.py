@@ -38,6 +38,21 @@ def files_under(root: Path) -> set[Path]:
     return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
 
 
+def start_task(env: dict[str, str], cwd: Path, text: str, output: int) -> subprocess.Popen[str]:
+    """`cryo-ingest task` in a process of its own, reading its task from a file, as the container does."""
+    path = cwd / "task.json"
+    path.write_text(text)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cryo_ingest.cli", "task", str(path)],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+
+
 def test_good_task_then_retry(cli, tmp_path: Path) -> None:
     done = cli("task", "-", input=task())
     assert done.returncode == 0, done.stderr
@@ -95,11 +110,20 @@ def test_one_dataset_missing_is_redone_alone(cli, tmp_path: Path) -> None:
     [
         (task(task_id="../../etc"), "task_id"),
         (task(task_id="a/b"), "task_id"),
-        (task(attempt=0), "attempt must be an integer >= 1"),
-        (task(attempt="1"), "attempt must be an integer >= 1"),
+        (task(attempt=0), "attempt must be an integer from 1 to 10000, not 0"),
+        (task(attempt="1"), 'attempt must be an integer from 1 to 10000, not "1"'),
         (task(partition=None), "task partition is missing"),
-        (task(partition={"start": 10, "end": 5}), "task partition ends before it starts: start 10, end 5"),
-        (task(partition={"start": -1, "end": 5}), "partition.start must be an integer >= 0"),
+        (task(partition={"start": 10, "end": 5}), "task partition: blocks 10..5 are not a range"),
+        (task(partition={"start": -1, "end": 5}), "task partition: blocks -1..5 are not a range"),
+        (task(outputs=[{"output_index": 0, "dataset_uuid": "not-a-uuid"}]), "dataset_uuid of output 0 must be a UUID"),
+        (
+            task(outputs=[{"output_index": i, "dataset_uuid": "00000000-0000-4000-8000-000000000000"} for i in (1, 1)]),
+            "task outputs list output_index 1 twice",
+        ),
+        (
+            task(outputs=[{"output_index": 4, "dataset_uuid": "00000000-0000-4000-8000-000000000000"}]),
+            "task outputs name output_index 4, but job cryo_bootstrap has 4 outputs (0 to 3)",
+        ),
         ("{not json", "task is not valid JSON"),
         ("[]", "task must be a JSON object"),
         (
@@ -134,21 +158,50 @@ def test_unreadable_task_file(cli) -> None:
     )
 
 
+def test_a_hostile_task_id_is_refused_even_when_the_partition_is_published(cli, tmp_path: Path) -> None:
+    cli("task", "-", input=task(), check=True)
+    done = cli("task", "-", input=task(task_id="../../../../tmp/x"))
+    assert done.returncode == 1
+    result = json.loads(done.stdout)
+    assert result["outcome"] == "fatal_error" and result["datasets_published"] == []
+    assert result["error_message"].startswith("task_id must be 1 to 128 characters")
+
+
+def test_timeout_seconds_is_the_task_deadline(cli, tmp_path: Path) -> None:
+    # A million blocks take the stub half a minute or more; a second is far less.
+    job = {**JOB, "timeout_seconds": 1, "config": {**JOB["config"], "chunk_size": 10_000}}
+    done = cli("task", "-", input=task(job=job, partition={"start": 0, "end": 999_999}))
+    assert done.returncode == 75
+    result = json.loads(done.stdout)
+    assert result["outcome"] == "retryable_error" and result["error_message"] == "the task ran past its deadline"
+    assert files_under(tmp_path / "staging") == set()
+    assert not list((tmp_path / "cryo-data").rglob("_SUCCESS"))
+
+
+def test_sigterm_cancels_the_task_which_reports_and_cleans_up(env: dict[str, str], tmp_path: Path) -> None:
+    """As ECS stops a container: SIGTERM, then a result on stdout, staging removed, exit 75."""
+    job = {**JOB, "config": {**JOB["config"], "chunk_size": 10_000}}
+    process = start_task(env, tmp_path, task(job=job, partition={"start": 0, "end": 999_999}), subprocess.PIPE)
+    staging = tmp_path / "staging"
+    deadline = time.monotonic() + 120
+    while not any(p.suffix == ".parquet" for p in files_under(staging)):
+        assert time.monotonic() < deadline and process.poll() is None, "the task ended before staging anything"
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 75, err
+    result = json.loads(out)
+    assert result["outcome"] == "retryable_error" and result["error_message"] == "the task was cancelled"
+    assert "Traceback" not in err
+    assert files_under(staging) == set()
+    assert not list((tmp_path / "cryo-data").rglob("_SUCCESS"))
+
+
 def test_killed_mid_publish_then_rerun_publishes_the_same_bytes(env: dict[str, str], tmp_path: Path, cli) -> None:
     big = task(partition={"start": 0, "end": 59999}, job={**JOB, "config": {**JOB["config"], "chunk_size": 1000}})
     victim = tmp_path / "victim"
     victim.mkdir()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cryo_ingest.cli", "task", "-"],
-        cwd=victim,
-        env=env,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    process.stdin.write(big)
-    process.stdin.close()
+    process = start_task(env, victim, big, subprocess.DEVNULL)
     store = victim / "cryo-data"
     deadline = time.monotonic() + 120
     while not (store.exists() and any(store.rglob("*.parquet"))):

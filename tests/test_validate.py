@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
 from trace_operators.dag.validation import validate_file
-from trace_operators.plugins import load_operators
+from trace_operators.plugins import PluginHost
 
 from tests.conftest import FIXTURES, ROOT
 
@@ -31,7 +34,7 @@ def test_every_invalid_fixture_is_named_after_its_rule() -> None:
 @pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
 def test_invalid_fixture_reports_its_rule_at_its_line(path: Path) -> None:
     rule, line, col = expectation(path)
-    findings = validate_file(path, load_operators())
+    findings = validate_file(path, PluginHost().operators())
     assert [(f.line, f.col) for f in findings if f.rule == rule] == [(line, col)]
     severity = "warning" if rule == "cryo.pre-byzantium" else "error"
     assert {f.severity for f in findings if f.rule == rule} == {severity}
@@ -124,7 +127,7 @@ def test_secret_through_an_alias_is_caught(tmp_path: Path) -> None:
         "      datasets: [blocks]\n"
         "      rpc_pool: *leak\n"
     )
-    findings = [(f.rule, f.line) for f in validate_file(dag, load_operators())]
+    findings = [(f.rule, f.line) for f in validate_file(dag, PluginHost().operators())]
     assert ("secret.url-credentials", 4) in findings
     assert all(rule.startswith("secret.") for rule, _ in findings)
 
@@ -140,14 +143,14 @@ def test_defaults_apply_and_problems_point_at_them(tmp_path: Path) -> None:
         "    operator: cryo_ingest\n"
         "    config: {chain_id: 1, datasets: [blocks], rpc_pool: eth}\n"
     )
-    findings = validate_file(dag, load_operators())
+    findings = validate_file(dag, PluginHost().operators())
     assert [(f.rule, f.line, f.col) for f in findings] == [("schema.range", 3, 17)]
 
 
 def test_schema_command_and_the_published_file_are_identical(cli) -> None:
     published = (ROOT / "schemas" / "cryo_ingest.job.schema.json").read_text()
     assert cli("schema", check=True).stdout == published
-    operator = load_operators().get("cryo_ingest")
+    operator = PluginHost().operators().get("cryo_ingest")
     assert operator.job_schema() == json.loads(published)
 
 
@@ -198,3 +201,58 @@ def test_schema_lists_exactly_the_catalogued_datasets() -> None:
 
     schema = json.loads((ROOT / "schemas" / "cryo_ingest.job.schema.json").read_text())
     assert schema["$defs"]["dataset"]["enum"] == [*CANONICAL, *ALIASES]
+
+
+def test_every_job_is_scanned_for_secrets_and_reserved_fields_whatever_its_operator(cli, tmp_path: Path) -> None:
+    dag = tmp_path / "other.yaml"
+    dag.write_text(
+        "name: d\n"
+        "jobs:\n"
+        "  - name: sink\n"
+        "    operator: some_other_operator\n"
+        "    max_queue_depth: 10\n"
+        "    config:\n"
+        "      url: https://eth-mainnet.g.alchemy.com/v2/" + "Qz7" * 8 + "\n"
+        "      password: hunter2-but-longer\n"
+    )
+    done = cli("validate", str(dag))
+    assert done.returncode == 1
+    rules = [line.split("[")[1].split("]")[0] for line in done.stdout.splitlines()]
+    assert rules == ["dag.unknown-operator", "dag.reserved-field", "secret.url-credentials", "secret.key-name"]
+    assert "Qz7Qz7" not in done.stdout and "hunter2" not in done.stdout
+
+
+def test_a_job_is_validated_once_per_command(cli, monkeypatch, tmp_path: Path) -> None:
+    from cryo_ingest.plugin import CryoIngest
+
+    calls = []
+    validate_job = CryoIngest.validate_job
+    monkeypatch.setattr(CryoIngest, "validate_job", lambda self, job: calls.append(job) or validate_job(self, job))
+    dag = FIXTURES / "valid" / "bootstrap.yaml"
+    cli("run", str(dag), "--job", "cryo_bootstrap", "--start-block", "0", "--end-block", "99", check=True)
+    assert len(calls) == 1
+    calls.clear()
+    task = {"task_id": "t-1", "attempt": 1, "job": calls_job(dag), "partition": {"start": 0, "end": 9}}
+    cli("task", "-", input=json.dumps(task), check=True)
+    assert len(calls) == 1
+
+
+def calls_job(dag: Path) -> dict:
+    import yaml
+
+    return next(j for j in yaml.safe_load(dag.read_text())["jobs"] if j["name"] == "cryo_bootstrap")
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "schema"])
+def test_validate_plan_and_schema_import_no_pyarrow(env: dict[str, str], command: str) -> None:
+    dag = str(FIXTURES / "valid" / "bootstrap.yaml")
+    argv = {"validate": [dag], "plan": [dag, "--job", "cryo_bootstrap"], "schema": []}[command]
+    code = (
+        "import sys\n"
+        "from cryo_ingest.cli import main\n"
+        f"code = main({[command, *argv]!r})\n"
+        "assert 'pyarrow' not in sys.modules, sorted(m for m in sys.modules if m.startswith('pyarrow'))[:3]\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr

@@ -6,20 +6,30 @@ import argparse
 import json
 import os
 import sys
+import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trace_operators.contract import FatalError, Partition, ResolvedJob, TaskError
+from cryo_ingest.publish.layout import chain_prefix
+from trace_operators.contract import FatalError, ObjectStore, Operator, Partition, ResolvedJob, TaskError, TaskResult
+from trace_operators.plugins import Operators, PluginHost
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_RETRYABLE, EXIT_INTERRUPTED = 0, 1, 2, 75, 130
+if TYPE_CHECKING:
+    from trace_operators.runtime.taskpath import Worker
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_RETRYABLE = 0, 1, 2, 75
+#: The shell's convention: a process stopped by signal N exits 128 + N (130 for Ctrl-C).
+EXIT_SIGNALLED = 128
+OPERATOR = "cryo_ingest"
+DEFAULT_STORE = "./cryo-data"
+STORE_VARIABLE = "TRACE_CRYO_STORE"
 DEFAULT_STORE = "./cryo-data"
 STORE_VARIABLE = "TRACE_CRYO_STORE"
 
 
-class UsageError(Exception):
-    """A command line that cannot run; exit 2."""
+class UsageError(FatalError):
+    """A command line that cannot run: exit 2 (and, for a task, a fatal outcome)."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--store",
             metavar="URL",
-            help=f"local path, file:// or s3://bucket[/prefix] " f"(default: ${STORE_VARIABLE}, else {DEFAULT_STORE})",
+            help=f"local path, file:// or s3://bucket[/prefix] (default: ${STORE_VARIABLE}, else {DEFAULT_STORE})",
         )
         sub.add_argument("--extractor", choices=("stub", "cryo"), help="default: $TRACE_CRYO_MODE, else stub")
     for sub in (run, task):
@@ -72,7 +82,17 @@ def _env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def _store(args: argparse.Namespace, env: Mapping[str, str]) -> Any:
+def _operators() -> Operators:
+    """Every operator, ours registered through the same door as installed plugins; failures reported."""
+    from cryo_ingest import plugin
+
+    operators = PluginHost({OPERATOR: plugin}).operators()
+    for failure in operators.failures:
+        print(f"warning: plugin {failure.plugin} not loaded: {failure.error}", file=sys.stderr)
+    return operators
+
+
+def _store(args: argparse.Namespace, env: Mapping[str, str]) -> ObjectStore:
     from trace_operators.stores import open_store
 
     try:
@@ -83,12 +103,8 @@ def _store(args: argparse.Namespace, env: Mapping[str, str]) -> Any:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from trace_operators.dag.validation import render, validate_paths
-    from trace_operators.plugins import load_operators
 
-    operators = load_operators()
-    for failure in operators.failures:
-        print(f"warning: plugin {failure.plugin} not loaded: {failure.error}", file=sys.stderr)
-    findings = validate_paths(args.paths, operators, args.strict, workers=args.jobs)
+    findings = validate_paths(args.paths, _operators(), args.strict, workers=args.jobs)
     output = render(findings, args.format)
     if output:
         print(output)
@@ -102,20 +118,21 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _load_job(args: argparse.Namespace) -> dict[str, Any]:
-    """The named job of a DAG file that validates, with the DAG's defaults applied."""
+def _job(args: argparse.Namespace) -> tuple[Operator, ResolvedJob, dict[str, Any]]:
+    """The named job of a DAG file that validates (checked once, here), its operator, and the job resolved."""
     from trace_operators.dag.checks import find_job
     from trace_operators.dag.validation import check_file
-    from trace_operators.plugins import load_operators
 
-    doc, findings = check_file(args.dag, load_operators())
+    operators = _operators()
+    doc, findings = check_file(args.dag, operators)
     errors = [f for f in findings if f.severity == "error"]
     if doc is None or errors:
         raise UsageError("the DAG does not validate:\n" + "\n".join(f.text() for f in errors))
     job = find_job(doc.data, args.job)
-    if job is None or job.get("operator") != "cryo_ingest":
-        raise UsageError(f"{args.dag} has no cryo_ingest job named {args.job!r}")
-    return job
+    operator = operators.get(OPERATOR)
+    if job is None or job.get("operator") != OPERATOR or operator is None:
+        raise UsageError(f"{args.dag} has no {OPERATOR} job named {args.job!r}")
+    return operator, operator.resolve_job(job, _env(args)), job
 
 
 def _range(args: argparse.Namespace, fixed: Partition | None) -> Partition:
@@ -131,12 +148,10 @@ def _range(args: argparse.Namespace, fixed: Partition | None) -> Partition:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from cryo_ingest.partition import targets
-    from cryo_ingest.plugin import CryoIngest
+    from cryo_ingest.publish.layout import targets
 
-    operator, env = CryoIngest(), _env(args)
-    resolved = operator.resolve_job(_load_job(args), env)
-    store = _store(args, env)
+    operator, resolved, _ = _job(args)
+    store = _store(args, _env(args))
     rows = [
         {
             "partition_key": p.partition_key,
@@ -148,7 +163,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             "prefix": t.prefix,
         }
         for p in operator.plan(resolved, _range(args, resolved.range))
-        for t in targets(resolved.spec, p, store)
+        for t in targets(resolved.spec, p, store, {})
     ]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
@@ -158,14 +173,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _startup(args: argparse.Namespace, env: Mapping[str, str], resolved: ResolvedJob) -> tuple[Path, Any, Any]:
-    """The logger (redacting the job's endpoint), the store, and the staging root with stale task directories swept."""
-    from trace_operators.runtime import logs
-
+def _worker(args: argparse.Namespace, env: Mapping[str, str], resolved: ResolvedJob, cancel: threading.Event) -> Worker:
+    """The store, the staging root with stale task directories swept, and a logger redacting the job's secrets."""
     from cryo_ingest.publish.staging import check_outside_store, staging_root, staging_ttl_hours, sweep_stale
+    from trace_operators.runtime import logs
+    from trace_operators.runtime.taskpath import Worker
 
-    endpoint = resolved.spec.endpoint
-    logger = logs.configure(args.log_format, secrets=[endpoint.url] if endpoint else [])
+    logger = logs.configure(OPERATOR, args.log_format, secrets=resolved.secrets)
     root = staging_root(env)
     store = _store(args, env)
     try:
@@ -175,34 +189,33 @@ def _startup(args: argparse.Namespace, env: Mapping[str, str], resolved: Resolve
         raise UsageError(str(error)) from None
     if removed:
         logger.info("removed %d stale staging directories under %s", len(removed), root)
-    return root, logger, store
+    return Worker(store, root, logger, cancel)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from trace_operators.runtime.progress import Progress
     from trace_operators.runtime.runner import Runner
+    from trace_operators.runtime.signals import cancel_on_signals
 
-    from cryo_ingest.plugin import CryoIngest
-
-    operator, env = CryoIngest(), _env(args)
-    resolved = operator.resolve_job(_load_job(args), env)
+    operator, resolved, job = _job(args)
     partitions = operator.plan(resolved, _range(args, resolved.range))
-    root, logger, store = _startup(args, env, resolved)
+    worker = _worker(args, _env(args), resolved, threading.Event())
     progress = Progress(len(partitions), sum(p.blocks for p in partitions), sys.stderr)
-    runner = Runner(operator, resolved, store, root, logger, on_done=progress.update)
+    runner = Runner(operator, resolved, job, worker, on_done=progress.update)
     try:
-        summary = runner.run(partitions)
-    except KeyboardInterrupt:
+        with cancel_on_signals(worker.cancel) as received:
+            summary = runner.run(partitions)
+    finally:
+        progress.close()
+    if received:
         print(
             "\ncryo-ingest run: interrupted; the partitions in flight stopped, and no prefix of theirs "
             "has a _SUCCESS marker",
             file=sys.stderr,
         )
-        return EXIT_INTERRUPTED
-    finally:
-        progress.close()
+        return EXIT_SIGNALLED + received[0]
     print(summary.text())
-    where = store.ref(store.key(f"cryo/{resolved.spec.chain_id}/"))
+    where = worker.store.ref(worker.store.key(chain_prefix(resolved.spec.chain_id)))
     print(f"published under {where.scheme}://{where.bucket.rstrip('/')}/{where.prefix}")
     return EXIT_OK if not summary.failed else EXIT_PROBLEMS
 
@@ -215,26 +228,27 @@ def _read_task(source: str) -> bytes:
 
 
 def cmd_task(args: argparse.Namespace) -> int:
-    from trace_operators.contract import TaskContext, TaskResult
+    from trace_operators.runtime.signals import cancel_on_signals
+
+    cancel = threading.Event()
+    with cancel_on_signals(cancel):
+        result = _task_result(args, _env(args), cancel)
+    print(json.dumps(result.to_json()))
+    return {"success": EXIT_OK, "retryable_error": EXIT_RETRYABLE}.get(result.outcome, EXIT_PROBLEMS)
+
+
+def _task_result(args: argparse.Namespace, env: Mapping[str, str], cancel: threading.Event) -> TaskResult:
+    from trace_operators.runtime.taskpath import failure, prepare, run_task
     from trace_operators.runtime.tasks import parse_task
 
-    from cryo_ingest.plugin import CryoIngest
-
-    env = _env(args)
-    task_id, attempt = "", 0
+    task = None
     try:
         task = parse_task(_read_task(args.task))
-        task_id, attempt = task.task_id, task.attempt
-        operator = CryoIngest()
-        resolved = operator.resolve_job(task.job, env)
-        root, logger, store = _startup(args, env, resolved)
-        ctx = TaskContext(task.task_id, task.attempt, store, root, logger, dataset_uuids=task.dataset_uuids)
-        result = operator.run_partition(resolved, task.partition, ctx)
-    except (TaskError, UsageError) as error:
-        outcome = "retryable_error" if isinstance(error, TaskError) and error.retryable else "fatal_error"
-        result = TaskResult(task_id, attempt, outcome, error_message=str(error))
-    print(json.dumps(asdict(result)))
-    return {"success": EXIT_OK, "retryable_error": EXIT_RETRYABLE}.get(result.outcome, EXIT_PROBLEMS)
+        operator, resolved = prepare(_operators(), task.job, env)
+        worker = _worker(args, env, resolved, cancel)
+    except TaskError as error:
+        return failure(task.task_id if task else "", task.attempt if task else 0, error)
+    return run_task(operator, resolved, task, worker)
 
 
 COMMANDS = {"validate": cmd_validate, "schema": cmd_schema, "plan": cmd_plan, "run": cmd_run, "task": cmd_task}
@@ -244,12 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except UsageError as error:
-        print(f"cryo-ingest {args.command}: {error}", file=sys.stderr)
-        return EXIT_USAGE
     except FatalError as error:
         print(f"cryo-ingest {args.command}: {error}", file=sys.stderr)
-        return EXIT_PROBLEMS
+        return EXIT_USAGE if isinstance(error, UsageError) else EXIT_PROBLEMS
 
 
 if __name__ == "__main__":

@@ -4,52 +4,13 @@ from __future__ import annotations
 
 import time
 
-from trace_operators import secrets
-from trace_operators.contract import (
-    ObjectStore,
-    Partition,
-    Publication,
-    ResolvedJob,
-    StoreError,
-    TaskContext,
-    TaskError,
-    TaskResult,
-)
-
 from cryo_ingest.extract.base import ExtractRequest
 from cryo_ingest.extract.registry import load_extractor
 from cryo_ingest.job.config import CryoSpec
-from cryo_ingest.publish.commit import Target, find_published, publish
+from cryo_ingest.publish.commit import find_published, publish
+from cryo_ingest.publish.layout import Target, targets
 from cryo_ingest.publish.staging import staged
-from cryo_ingest.publish.versions import dataset_version, version_prefix
-
-
-def targets(
-    spec: CryoSpec, partition: Partition, store: ObjectStore, uuids: dict[int, str] | None = None
-) -> list[Target]:
-    """One target per dataset of the job, in output order."""
-    out = []
-    for index, dataset in enumerate(spec.datasets):
-        hash_ = spec.config_hashes[index]
-        uuid_ = (uuids or {}).get(index) or spec.default_uuids[index]
-        version = dataset_version(uuid_, spec.chain_id, dataset, partition.start, partition.end, hash_)
-        prefix = store.key(version_prefix(spec.chain_id, dataset, partition.start, partition.end, version))
-        out.append(
-            Target(
-                index,
-                dataset,
-                spec.chain_id,
-                partition.start,
-                partition.end,
-                uuid_,
-                version,
-                hash_,
-                prefix,
-                spec.extractor,
-                spec.extractor_version,
-            )
-        )
-    return out
+from trace_operators.contract import Partition, Publication, ResolvedJob, TaskContext, TaskMetrics, TaskResult
 
 
 def _extract_and_publish(
@@ -73,51 +34,24 @@ def _extract_and_publish(
 
 
 def run_partition(resolved: ResolvedJob, partition: Partition, ctx: TaskContext) -> TaskResult:
-    """Publish every dataset of `partition`; a dataset already committed is returned as it is."""
+    """Publish every dataset of `partition`; a dataset already committed is returned as it is.
+
+    Failures raise: the platform's task path turns them into outcomes.
+    """
     began = time.monotonic()
     spec: CryoSpec = resolved.spec
-    published: dict[int, Publication] = {}
-    try:
-        wanted = targets(spec, partition, ctx.store, dict(ctx.dataset_uuids))
-        for target in wanted:
-            found = find_published(ctx.store, target)
-            if found:
-                published[target.output_index] = found
-        missing = [t for t in wanted if t.output_index not in published]
-        if missing:
-            ctx.checkpoint()
-            for publication in _extract_and_publish(spec, partition, missing, ctx):
-                published[publication.output_index] = publication
-    except Exception as error:  # noqa: BLE001 - every failure becomes an outcome, never a traceback
-        # Only a TaskError knows it is fatal; a store, disk or unforeseen failure may pass on a later attempt.
-        retryable = not isinstance(error, TaskError) or error.retryable
-        message = secrets.redact_text(
-            str(error) if isinstance(error, (TaskError, StoreError)) else f"{type(error).__name__}: {error}"
-        )
-        ctx.logger.warning("partition %s failed: %s", partition.partition_key, message)
-        ctx.logger.debug("partition %s failure", partition.partition_key, exc_info=True)
-        return TaskResult(
-            ctx.task_id,
-            ctx.attempt,
-            "retryable_error" if retryable else "fatal_error",
-            error_message=message,
-            metrics=_metrics(began, partition, [], len(published)),
-        )
+    wanted = targets(spec, partition, ctx.store, ctx.dataset_uuids)
+    published = {t.output_index: p for t in wanted if (p := find_published(ctx.store, t)) is not None}
+    missing = [t for t in wanted if t.output_index not in published]
+    if missing:
+        ctx.checkpoint()
+        published.update((p.output_index, p) for p in _extract_and_publish(spec, partition, missing, ctx))
     result = [published[i] for i in sorted(published)]
-    return TaskResult(
-        ctx.task_id,
-        ctx.attempt,
-        "success",
-        result,
-        metrics=_metrics(began, partition, result, len(wanted) - len(missing)),
+    metrics = TaskMetrics(
+        seconds=round(time.monotonic() - began, 6),
+        blocks=partition.blocks,
+        rows=sum(p.row_count for p in result),
+        bytes=sum(p.bytes for p in result),
+        datasets_reused=len(wanted) - len(missing),
     )
-
-
-def _metrics(began: float, partition: Partition, published: list[Publication], reused: int) -> dict[str, float | int]:
-    return {
-        "seconds": round(time.monotonic() - began, 6),
-        "blocks": partition.blocks,
-        "rows": sum(p.row_count for p in published),
-        "bytes": sum(p.bytes for p in published),
-        "datasets_reused": reused,
-    }
+    return TaskResult(ctx.task_id, ctx.attempt, "success", result, metrics=metrics)

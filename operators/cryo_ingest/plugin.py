@@ -6,11 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from cryo_ingest.job.validation import schema_text, validate_job
 from trace_operators.contract import Partition, Problem, ResolvedJob, TaskContext, TaskResult
 from trace_operators.hookspecs import hookimpl
-from trace_operators.planning import split_range
-
-from cryo_ingest.job.validation import schema_text, validate_job
 
 
 class CryoIngest:
@@ -19,18 +17,20 @@ class CryoIngest:
     name = "cryo_ingest"
 
     def job_schema(self) -> dict[str, Any]:
-        return json.loads(schema_text())
+        schema: dict[str, Any] = json.loads(schema_text())
+        return schema
 
     def validate_job(self, job: Mapping[str, Any]) -> list[Problem]:
         return validate_job(job)
 
     def resolve_job(self, job: Mapping[str, Any], env: Mapping[str, str]) -> ResolvedJob:
+        """Resolve a job the platform's checks and `validate_job` have accepted."""
         from cryo_ingest.job.resolve import resolve_job
 
         return resolve_job(job, env)
 
     def plan(self, resolved: ResolvedJob, range: Partition) -> list[Partition]:
-        return split_range(range, resolved.partition_size)
+        return range.split(resolved.partition_size)
 
     def run_partition(self, resolved: ResolvedJob, partition: Partition, ctx: TaskContext) -> TaskResult:
         from cryo_ingest.partition import run_partition

@@ -1,4 +1,9 @@
-"""Loading operator plugins: entry point by entry point, so one broken plugin cannot stop the others."""
+"""The plugin host: one object owns the pluggy manager, and the rest of the program calls its typed methods.
+
+Built-in plugins come in through the same door as installed ones. Whatever a plugin does wrong (its import
+fails, a hook implementation is misspelt, its hook raises, it returns something that is not an operator) is
+contained: the plugin is left out and reported, the others go on.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from types import ModuleType
+from typing import cast
 
 import pluggy
 
@@ -15,7 +20,7 @@ from trace_operators.contract import Operator
 
 PROJECT = "trace"
 GROUP = "trace.operators"
-#: Comma-separated entry point names not to load, for switching off a plugin that misbehaves.
+#: Comma-separated plugin names not to load, for switching off a plugin that misbehaves.
 BLOCK_VARIABLE = "TRACE_BLOCK_PLUGINS"
 
 
@@ -27,7 +32,7 @@ class PluginFailure:
 
 @dataclass
 class Operators:
-    """The operators the installed plugins provide, and the plugins that failed to provide any."""
+    """The operators the plugins provide, and the plugins that failed to provide any."""
 
     by_name: dict[str, Operator] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
@@ -36,54 +41,84 @@ class Operators:
         return self.by_name.get(name)
 
 
-def plugin_manager() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager(PROJECT)
-    pm.add_hookspecs(hookspecs)
-    return pm
+class PluginHost:
+    """The `trace` plugin manager with its hook specs, built-ins, installed entry points and blocked names."""
 
+    def __init__(
+        self,
+        builtins: Mapping[str, object] = {},  # read only
+        *,
+        entry_points_: bool = True,
+        env: Mapping[str, str] = os.environ,
+    ) -> None:
+        """`builtins` maps plugin names to plugin objects (modules, usually), registered before entry points."""
+        self.manager = pluggy.PluginManager(PROJECT)
+        self.manager.add_hookspecs(hookspecs)
+        self.failures: list[PluginFailure] = []
+        for name in _blocked(env):
+            self.manager.set_blocked(name)
+        for name, plugin in builtins.items():
+            self.register(plugin, name)
+        if entry_points_:
+            self._load_entry_points()
 
-def _register_entry_points(pm: pluggy.PluginManager, blocked: set[str]) -> list[PluginFailure]:
-    failures = []
-    for ep in entry_points(group=GROUP):
-        if ep.name in blocked or pm.has_plugin(ep.name):
-            continue
+    def register(self, plugin: object, name: str) -> bool:
+        """Register `plugin` under `name` unless blocked or already there; a broken one is reported, not raised."""
+        if self.manager.is_blocked(name) or self.manager.has_plugin(name):
+            return False
         try:
-            pm.register(ep.load(), name=ep.name)
+            self.manager.register(plugin, name=name)
         except Exception as error:  # noqa: BLE001 - a plugin may fail in any way; report it and go on
-            failures.append(PluginFailure(ep.name, f"import failed: {type(error).__name__}: {error}"))
-    return failures
-
-
-def _collect(pm: pluggy.PluginManager, result: Operators) -> None:
-    for impl in pm.hook.trace_operators.get_hookimpls():
+            self.failures.append(PluginFailure(name, f"could not be registered: {type(error).__name__}: {error}"))
+            return False
         try:
-            provided = list(impl.function())
-        except Exception as error:  # noqa: BLE001
-            result.failures.append(
-                PluginFailure(impl.plugin_name, f"trace_operators() raised {type(error).__name__}: {error}")
-            )
-            continue
-        for op in provided:
-            name = getattr(op, "name", None)
-            if not isinstance(op, Operator) or not isinstance(name, str):
-                result.failures.append(PluginFailure(impl.plugin_name, f"returned {op!r}, which is not an Operator"))
-            elif name in result.by_name:
-                result.failures.append(PluginFailure(impl.plugin_name, f"operator {name!r} is already provided"))
-            else:
-                result.by_name[name] = op
+            # Per plugin, so that one misspelt hook implementation leaves out its own plugin only.
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as error:
+            self.manager.unregister(name=name)
+            self.failures.append(PluginFailure(name, f"has a hook implementation no spec knows: {error}"))
+            return False
+        return True
+
+    def unregister(self, name: str) -> None:
+        self.manager.unregister(name=name)
+
+    def operators(self) -> Operators:
+        """Every operator of every registered plugin, with the failures of those that did not load."""
+        result = Operators(failures=list(self.failures))
+        for impl in self.manager.hook.trace_operators.get_hookimpls():
+            try:
+                provided = list(cast(Iterable[object], impl.function()))
+            except Exception as error:  # noqa: BLE001
+                result.failures.append(
+                    PluginFailure(impl.plugin_name, f"trace_operators() raised {type(error).__name__}: {error}")
+                )
+                continue
+            for op in provided:
+                _add(result, impl.plugin_name, op)
+        return result
+
+    def _load_entry_points(self) -> None:
+        for ep in entry_points(group=GROUP):
+            if self.manager.is_blocked(ep.name) or self.manager.has_plugin(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as error:  # noqa: BLE001
+                self.failures.append(PluginFailure(ep.name, f"import failed: {type(error).__name__}: {error}"))
+                continue
+            self.register(plugin, ep.name)
 
 
-def load_operators(
-    plugins: Iterable[ModuleType | object] = (), *, entry_points_: bool = True, env: Mapping[str, str] = os.environ
-) -> Operators:
-    """Operators from the given plugin objects and, unless turned off, the installed entry points."""
-    pm = plugin_manager()
-    for plugin in plugins:
-        pm.register(plugin)
-    result = Operators()
-    if entry_points_:
-        blocked = {n.strip() for n in env.get(BLOCK_VARIABLE, "").split(",") if n.strip()}
-        result.failures.extend(_register_entry_points(pm, blocked))
-    pm.check_pending()
-    _collect(pm, result)
-    return result
+def _blocked(env: Mapping[str, str]) -> Iterable[str]:
+    return [name.strip() for name in env.get(BLOCK_VARIABLE, "").split(",") if name.strip()]
+
+
+def _add(result: Operators, plugin: str, op: object) -> None:
+    name = getattr(op, "name", None)
+    if not isinstance(op, Operator) or not isinstance(name, str):
+        result.failures.append(PluginFailure(plugin, f"returned {op!r}, which is not an Operator"))
+    elif name in result.by_name:
+        result.failures.append(PluginFailure(plugin, f"operator {name!r} is already provided"))
+    else:
+        result.by_name[name] = op

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from trace_operators.contract import TaskContext
-
 from cryo_ingest.job.endpoints import Endpoint
 from cryo_ingest.job.options import OutputOptions, Throughput
+from trace_operators.contract import TaskContext
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,6 @@ class Extractor(Protocol):
         """Write one Parquet file per chunk and dataset into `request.out_dir`.
 
         Files are named `{chain_id}__{dataset}__{first:08d}_to_{last:08d}.parquet`, chunks of
-        `chunk_size` blocks from `start`. Raise `RetryableError` or `FatalError` with a redacted message.
+        `chunk_size` blocks from `start`. Raise `RetryableError` or `FatalError` naming the pool, never the URL.
         """
         ...

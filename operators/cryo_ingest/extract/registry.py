@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from pathlib import Path
 
-from trace_operators.contract import FatalError, TaskContext
-
-from cryo_ingest.extract.base import Extractor, ExtractRequest
+from cryo_ingest.extract.base import Extractor
+from trace_operators.contract import FatalError
 
 MODE_VARIABLE = "TRACE_CRYO_MODE"
 _MODES = {"fake": "stub", "stub": "stub", "real": "cryo", "cryo": "cryo"}
@@ -21,38 +19,24 @@ def extractor_name(env: Mapping[str, str]) -> str:
     return _MODES[mode]
 
 
-class StubExtractor:
-    """The deterministic synthetic chain: no node, no Cryo."""
+def extractor_version(name: str) -> str:
+    """The version of the extractor called `name`, known without building it (nor importing pyarrow or Cryo)."""
+    if name == "stub":
+        from cryo_ingest.extract.stub import STUB_VERSION
 
-    name = "stub"
+        return STUB_VERSION
+    from cryo_ingest.extract.cryo import cryo_version
 
-    def __init__(self) -> None:
-        from cryo_ingest.extract import stub
-
-        self._stub = stub
-        self.version = stub.STUB_VERSION
-
-    def extract(self, request: ExtractRequest, ctx: TaskContext) -> dict[str, list[Path]]:
-        out = request.output
-        return self._stub.write_chunks(
-            request.datasets,
-            request.chain_id,
-            request.start,
-            request.end,
-            request.chunk_size,
-            request.out_dir,
-            compression=out.compression,
-            compression_level=out.compression_level,
-            row_group_size=out.row_group_size,
-            on_chunk=ctx.checkpoint,
-        )
+    return cryo_version()
 
 
 @cache
 def load_extractor(name: str) -> Extractor:
-    """The extractor called `name`, built once per process; Cryo is imported only when asked for."""
+    """The extractor called `name`, built once per process: extractors keep only what holds for the process."""
     if name == "stub":
+        from cryo_ingest.extract.stub import StubExtractor
+
         return StubExtractor()
-    from cryo_ingest.extract.cryo.extractor import CryoExtractor
+    from cryo_ingest.extract.cryo import CryoExtractor
 
     return CryoExtractor()

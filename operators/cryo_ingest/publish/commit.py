@@ -5,35 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from trace_operators.contract import ObjectStore, Publication
 
+from cryo_ingest.publish.layout import MANIFEST, SUCCESS, Target
 from cryo_ingest.publish.versions import canonical_json
-
-MANIFEST = "_manifest.json"
-SUCCESS = "_SUCCESS"
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where and as what one dataset of one partition is published."""
-
-    output_index: int
-    dataset: str
-    chain_id: int
-    start: int
-    end: int
-    dataset_uuid: str
-    dataset_version: str
-    config_hash: str
-    #: Full object key prefix of the version, ending in `/`.
-    prefix: str
-    extractor: str
-    extractor_version: str
+from trace_operators.contract import ObjectStore, Publication
 
 
 def _file_entry(key: str, path: Path) -> dict[str, Any]:
@@ -83,7 +62,7 @@ def _listed_files(raw: bytes, target: Target) -> list[dict[str, Any]] | None:
     """The files of a marker that commits exactly `target`; None for any other marker."""
     try:
         marker = json.loads(raw)
-        files = marker["files"]
+        files: list[dict[str, Any]] = marker["files"]
         if marker != _marker(target, files) or not all(
             isinstance(f["key"], str) and isinstance(f["bytes"], int) and isinstance(f["rows"], int) for f in files
         ):

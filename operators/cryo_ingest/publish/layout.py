@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from trace_operators.contract import FatalError, Partition
+from cryo_ingest.publish.versions import dataset_version
+from trace_operators.contract import FatalError, ObjectStore, Partition
+
+if TYPE_CHECKING:
+    from cryo_ingest.job.config import CryoSpec
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
@@ -35,6 +41,50 @@ def plan_chunks(partition: Partition, chunk_size: int) -> list[Chunk]:
             f"({MAX_BLOCKS:,} blocks, {MAX_CHUNKS:,} files)"
         )
     return [Chunk(p.start, p.end) for p in partition.split(chunk_size)]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and as what one dataset of one partition is published."""
+
+    output_index: int
+    dataset: str
+    chain_id: int
+    start: int
+    end: int
+    dataset_uuid: str
+    dataset_version: str
+    config_hash: str
+    #: Full object key prefix of the version, ending in `/`.
+    prefix: str
+    extractor: str
+    extractor_version: str
+
+
+def targets(spec: CryoSpec, partition: Partition, store: ObjectStore, uuids: Mapping[int, str]) -> list[Target]:
+    """One target per dataset of the job, in output order; `uuids` are the runtime's, by output index."""
+    out = []
+    for index, dataset in enumerate(spec.datasets):
+        hash_ = spec.config_hashes[index]
+        uuid_ = uuids.get(index) or spec.default_uuids[index]
+        version = dataset_version(uuid_, spec.chain_id, dataset, partition.start, partition.end, hash_)
+        prefix = store.key(version_prefix(spec.chain_id, dataset, partition.start, partition.end, version))
+        out.append(
+            Target(
+                index,
+                dataset,
+                spec.chain_id,
+                partition.start,
+                partition.end,
+                uuid_,
+                version,
+                hash_,
+                prefix,
+                spec.extractor,
+                spec.extractor_version,
+            )
+        )
+    return out
 
 
 def chain_prefix(chain_id: int) -> str:

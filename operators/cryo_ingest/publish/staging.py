@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import math
 import os
-import re
 import shutil
 import stat
 import time
@@ -14,15 +13,12 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from trace_operators.contract import FatalError, ObjectStore
+from trace_operators.runtime.tasks import check_attempt, check_task_id
 
 DEFAULT_ROOT = Path("/tmp/trace/cryo")
 DEFAULT_TTL_HOURS = 24.0
-MAX_ATTEMPT = 10_000
 ROOT_VAR = "TRACE_CRYO_STAGING_DIR"
 TTL_VAR = "TRACE_CRYO_STAGING_TTL_HOURS"
-
-#: One path segment, never `.` or `..` (the first character is alphanumeric).
-_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class StagingError(FatalError, ValueError):
@@ -106,13 +102,9 @@ def sweep_stale(root: Path, ttl_hours: float, now: float | None = None) -> list[
 
 def _task_dir(root: Path, task_id: str, attempt: int) -> Path:
     """`{root}/{task_id}` after checking both values; the root is created private if missing."""
-    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
-        raise StagingError(
-            "task_id must be 1 to 128 characters of letters, digits, '.', '_' and '-', starting with a "
-            "letter or digit"
-        )
-    if type(attempt) is not int or not 1 <= attempt <= MAX_ATTEMPT:
-        raise StagingError(f"attempt must be an integer from 1 to {MAX_ATTEMPT}")
+    # Checked when the task was read, and again here, where a bad value would become a path.
+    check_task_id(task_id)
+    check_attempt(attempt)
     base = root.resolve()
     base.parent.mkdir(parents=True, exist_ok=True)
     _make_private_dir(base)

@@ -47,13 +47,15 @@ def _dag_level(data: Mapping[str, Any]) -> Iterator[Problem]:
         yield Problem("dag.shape", "defaults must be a mapping of job fields", ("defaults",))
 
 
-def _job_level(job: Mapping[str, Any], at: Path_) -> Iterator[Problem]:
+def _platform_rules(job: Mapping[str, Any]) -> Iterator[Problem]:
+    """What the platform refuses in any job block, whatever its operator: secrets and reserved fields."""
+    yield from secrets.scan(job)
     for key in RESERVED_FIELDS:
         if key in job:
             yield Problem(
                 "dag.reserved-field",
                 f"{key} is reserved by the platform and always rejected",
-                at + (key,),
+                (key,),
                 "remove it: scaling.max_concurrency limits a job's tasks",
                 at_key=True,
             )
@@ -76,12 +78,14 @@ def _references(jobs: list[Any], base: Path_) -> Iterator[Problem]:
                     at + ("job",),
                     f"jobs of this DAG: {', '.join(sorted(str(n) for n in outputs if n))}",
                 )
-            elif isinstance(index, int) and isinstance(outputs[name], int) and index >= outputs[name]:
+                continue
+            count = outputs[name]
+            if isinstance(index, int) and isinstance(count, int) and index >= count:
                 yield Problem(
                     "dag.output-index",
-                    f"job {name!r} has {outputs[name]} outputs; output {index} does not exist",
+                    f"job {name!r} has {count} outputs; output {index} does not exist",
                     at + ("output",),
-                    f"use an output from 0 to {outputs[name] - 1}",
+                    f"use an output from 0 to {count - 1}",
                 )
 
 
@@ -100,26 +104,28 @@ def _duplicate_names(jobs: list[Any], base: Path_) -> Iterator[Problem]:
             first[name] = i
 
 
-def _operator_problems(job: Mapping[str, Any], at: Path_, operators: Operators, strict: bool) -> list[Problem]:
+def _operator_problems(job: Mapping[str, Any], operators: Operators, strict: bool) -> list[Problem]:
     name = job.get("operator")
     operator = operators.get(name) if isinstance(name, str) else None
-    if operator is None:
-        label = job.get("name", "?")
-        if name is None:
-            return [Problem("dag.missing-operator", f"job {label!r} names no operator", at, "add operator: <name>")]
-        return [
-            Problem(
-                "dag.unknown-operator",
-                f"job {label!r} uses operator {name!r}, which no installed plugin provides: not validated",
-                at + ("operator",),
-                "install the plugin that provides it",
-                "error" if strict else "warning",
-            )
-        ]
+    if operator is not None:
+        return operator.validate_job(job)
+    label = job.get("name", "?")
+    if name is None:
+        return [Problem("dag.missing-operator", f"job {label!r} names no operator", (), "add operator: <name>")]
     return [
-        Problem(p.rule, p.message, at + p.path, p.hint, p.severity, p.at_key, p.line_offset)
-        for p in operator.validate_job(job)
+        Problem(
+            "dag.unknown-operator",
+            f"job {label!r} uses operator {name!r}, which no installed plugin provides: not validated",
+            ("operator",),
+            "install the plugin that provides it",
+            "error" if strict else "warning",
+        )
     ]
+
+
+def check_job(job: Mapping[str, Any], operators: Operators, strict: bool = False) -> list[Problem]:
+    """Every problem of one job block (defaults applied), located inside it: platform rules, then the operator's."""
+    return _most_specific([*_platform_rules(job), *_operator_problems(job, operators, strict)])
 
 
 def _most_specific(problems: list[Problem]) -> list[Problem]:
@@ -153,13 +159,14 @@ def check_document(data: Any, operators: Operators, strict: bool = False) -> tup
             continue
         for key in defaults.keys() - job.keys():
             moved[at + (key,)] = ("defaults", key)
-        merged = {**defaults, **job}
-        problems += _job_level(merged, at)
-        problems += _operator_problems(merged, at, operators, strict)
+        problems += [
+            Problem(p.rule, p.message, at + p.path, p.hint, p.severity, p.at_key, p.line_offset)
+            for p in check_job({**defaults, **job}, operators, strict)
+        ]
     problems += _duplicate_names(jobs, base)
     if whole_dag:
         problems += _references(jobs, base)
-    return _most_specific(problems), moved
+    return problems, moved
 
 
 def find_job(data: Any, name: str) -> dict[str, Any] | None:

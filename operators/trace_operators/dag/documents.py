@@ -9,7 +9,7 @@ import pathlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -37,8 +37,8 @@ RATIO_FLOOR = 10_000
 def _resolve(kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -> str:
     """PyYAML's YAML 1.1 resolution, except that sexagesimal (`1:30`) and leading-zero octal (`012`) stay text."""
     # PyYAML reads them as 90 and 10: as strings, the schema reports a type error instead of a wrong number.
-    tag = _PYYAML_RESOLVER.resolve(kind, value, implicit)
-    if tag in (INT, FLOAT):
+    tag: str = _PYYAML_RESOLVER.resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+    if tag in (INT, FLOAT) and value is not None:
         digits = value.replace("_", "").lstrip("+-")
         if ":" in digits or (tag == INT and len(digits) > 1 and digits[0] == "0" and digits[1] not in "bx"):
             return STR
@@ -137,7 +137,7 @@ def load_document(path: pathlib.Path) -> tuple[Document | None, list[LoadProblem
     gc.disable()  # compose and build only allocate: collecting while they run costs ~15% of a 200-file run
     try:
         root = yaml.compose(text, Loader=_Loader)
-        if _is_empty(root):
+        if root is None or _is_empty(root):
             return None, [
                 LoadProblem(
                     "yaml.empty",
@@ -181,7 +181,7 @@ def iter_yaml_files(paths: Iterable[pathlib.Path]) -> Iterator[pathlib.Path]:
         if not path.is_dir():
             yield path  # a missing path too: load_document reports it
             continue
-        found = []
+        found: list[pathlib.Path] = []
         for folder, dirs, files in os.walk(path):
             dirs[:] = [name for name in dirs if not name.startswith(".")]
             found.extend(
@@ -310,7 +310,7 @@ def _marked_problem(error: yaml.MarkedYAMLError) -> LoadProblem:
             "put each DAG in its own file",
         )
     message = error.problem or error.context or "invalid YAML"
-    if "duplicate anchor" in (error.context or ""):
+    if "duplicate anchor" in (error.context or "") and error.context_mark:
         message = f"duplicate anchor (first defined on line {error.context_mark.line + 1})"
     elif error.context and error.context_mark and error.problem:
         message = f"{error.problem} ({error.context} on line {error.context_mark.line + 1})"
@@ -378,9 +378,9 @@ class _Builder:
     def value(self, node: Node) -> Any:
         cls = node.__class__
         if cls is ScalarNode:
-            return node.value if node.tag == STR else self.scalar(node)
+            return node.value if node.tag == STR else self.scalar(cast(ScalarNode, node))
         if cls is MappingNode:
-            return self.mapping(node) if node.tag == MAP else self.refuse(node)
+            return self.mapping(cast(MappingNode, node)) if node.tag == MAP else self.refuse(node)
         return [self.value(item) for item in node.value] if node.tag == SEQ else self.refuse(node)
 
     def scalar(self, node: ScalarNode) -> Any:

@@ -14,7 +14,6 @@ from trace_operators.contract import Path_, Problem
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import ValidationError
 
 
 def _show(value: Any) -> str:
@@ -38,13 +37,18 @@ _TYPE_NAMES = {
 }
 
 
+#: jsonschema's ValidationError: its stubs type each attribute as possibly `Unset`, which none is once an error
+#: is reported, so the attributes are read as the JSON values they are.
+_Error = Any
+
+
 def field_name(path: Path_) -> str:
     """`("inputs", 0, "from")` -> `inputs[0].from`."""
     text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
     return text or "the job block"
 
 
-def _unknown_keys(error: ValidationError, path: Path_) -> list[Problem]:
+def _unknown_keys(error: _Error, path: Path_) -> list[Problem]:
     allowed = sorted(error.schema.get("properties", {}))
     extra = [k for k in error.instance if k not in allowed]
     return [
@@ -59,7 +63,7 @@ def _unknown_keys(error: ValidationError, path: Path_) -> list[Problem]:
     ]
 
 
-def _enum_problem(error: ValidationError, path: Path_) -> Problem:
+def _enum_problem(error: _Error, path: Path_) -> Problem:
     allowed = [error.validator_value] if error.validator == "const" else list(error.validator_value)
     hint = _did_you_mean(str(error.instance), [str(a) for a in allowed])
     shown = ", ".join(_show(a) for a in allowed[:8]) + (", ..." if len(allowed) > 8 else "")
@@ -67,7 +71,7 @@ def _enum_problem(error: ValidationError, path: Path_) -> Problem:
     return Problem("schema.value", f"{field_name(path)} is {_show(error.instance)}, which is not allowed", path, hint)
 
 
-def _simple_problem(error: ValidationError, path: Path_) -> Problem:
+def _simple_problem(error: _Error, path: Path_) -> Problem:
     schema = error.schema if isinstance(error.schema, dict) else {}
     described = schema.get("description", "")
     kind = error.validator
@@ -113,7 +117,7 @@ def _simple_problem(error: ValidationError, path: Path_) -> Problem:
     )
 
 
-def _problems(error: ValidationError, base: Path_) -> list[Problem]:
+def _problems(error: _Error, base: Path_) -> list[Problem]:
     path = base + tuple(error.absolute_path)
     if error.validator == "additionalProperties":
         return _unknown_keys(error, path)

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from trace_operators.contract import Problem
+from trace_operators.contract import Path_, Problem
 from trace_operators.dag.checks import check_document
 from trace_operators.dag.documents import Document, iter_yaml_files, load_document
 from trace_operators.plugins import Operators
@@ -39,7 +39,7 @@ class Finding:
         return asdict(self)
 
 
-def _place(doc: Document, problem: Problem, moved: dict) -> Finding:
+def _place(doc: Document, problem: Problem, moved: dict[Path_, Path_]) -> Finding:
     path = problem.path
     for length in range(len(path), 0, -1):
         origin = moved.get(path[:length])

@@ -1,4 +1,4 @@
-"""Logging to stderr, as text or JSON lines, with secrets redacted from every record."""
+"""Logging to stderr, as text or JSON lines, with the job's secrets redacted from every record."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from trace_operators.secrets import redact_text
 class _TextFormatter(logging.Formatter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__("%(levelname)s %(message)s")
-        self.secrets = [s for s in secrets if s]
+        self.secrets = tuple(s for s in secrets if s)
 
     def format(self, record: logging.LogRecord) -> str:
         return redact_text(super().format(record), self.secrets)
@@ -32,11 +32,11 @@ class _JsonFormatter(_TextFormatter):
         return json.dumps({k: redact_text(v, self.secrets) for k, v in entry.items()})
 
 
-def configure(fmt: str = "text", level: int = logging.INFO, secrets: Iterable[str] = ()) -> logging.Logger:
-    """The `cryo_ingest` logger, writing to stderr; stdout stays for results."""
+def configure(name: str, fmt: str = "text", level: int = logging.INFO, secrets: Iterable[str] = ()) -> logging.Logger:
+    """The logger called `name`, writing to stderr (stdout stays for results) and redacting `secrets`."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter(secrets) if fmt == "json" else _TextFormatter(secrets))
-    logger = logging.getLogger("cryo_ingest")
+    logger = logging.getLogger(name)
     logger.handlers[:] = [handler]
     logger.setLevel(level)
     logger.propagate = False

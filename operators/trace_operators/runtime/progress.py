@@ -23,7 +23,7 @@ class Progress:
         with self._lock:
             self._done += 1
             self._failed += result.outcome != "success"
-            self._blocks += int(result.metrics.get("blocks", 0))
+            self._blocks += result.metrics.blocks
             now = time.monotonic()
             if self._live and (now - self._drawn > 0.2 or self._done == self._total):
                 self._drawn = now

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
-from trace_operators.contract import ObjectStore, Operator, Partition, ResolvedJob, TaskContext, TaskResult
+from trace_operators.contract import FatalError, Operator, Partition, ResolvedJob, TaskResult
+from trace_operators.runtime.taskpath import Worker, failure, run_task
+from trace_operators.runtime.tasks import Task
 
 #: Seconds before retry n (1-based) of a partition: 1, 2, 4, ... capped.
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 
 
+def backoff(attempt: int) -> float:
+    """Seconds to wait after failed attempt `attempt` (1-based) before the next one."""
+    return min(BACKOFF_BASE * 2.0 ** (attempt - 1), BACKOFF_CAP)
+
+
 @dataclass
 class RunSummary:
+    """The results of the partitions that ran, in partition order, out of `planned`."""
+
+    planned: int
     results: list[TaskResult] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -28,14 +36,14 @@ class RunSummary:
 
     @property
     def blocks(self) -> int:
-        return sum(int(r.metrics.get("blocks", 0)) for r in self.results if r.outcome == "success")
+        return sum(r.metrics.blocks for r in self.results)
 
     def text(self) -> str:
         rows = sum(p.row_count for r in self.results for p in r.datasets_published)
         size = sum(p.bytes for r in self.results for p in r.datasets_published)
-        reused = sum(int(r.metrics.get("datasets_reused", 0)) for r in self.results)
+        reused = sum(r.metrics.datasets_reused for r in self.results)
         lines = [
-            f"{len(self.results) - len(self.failed)}/{len(self.results)} partitions published, "
+            f"{len(self.results) - len(self.failed)}/{self.planned} partitions published, "
             f"{self.blocks:,} blocks, {rows:,} rows, {size / 1e6:,.1f} MB in {self.seconds:.2f} s "
             f"({self.blocks / max(self.seconds, 1e-9):,.0f} blocks/s); {reused} dataset versions were already there",
         ]
@@ -43,48 +51,49 @@ class RunSummary:
         return "\n".join(lines)
 
 
+def _ignore(result: TaskResult) -> None:
+    return None
+
+
 @dataclass
 class Runner:
-    """Everything a run needs besides the partitions."""
+    """Everything a run needs besides the partitions: the policy of order, concurrency, attempts and backoff."""
 
     operator: Operator
     resolved: ResolvedJob
-    store: ObjectStore
-    staging_root: Path
-    logger: logging.Logger
-    cancel: threading.Event = field(default_factory=threading.Event)
-    on_done: Callable[[TaskResult], None] = lambda result: None
-    sleep: Callable[[float], None] = time.sleep
+    job: Mapping[str, Any]
+    worker: Worker
+    on_done: Callable[[TaskResult], None] = _ignore
+    #: Seconds to wait after a failed attempt, by its number.
+    backoff: Callable[[int], float] = backoff
 
-    def _attempt(self, partition: Partition, attempt: int) -> TaskResult:
-        timeout = self.resolved.timeout_seconds
-        ctx = TaskContext(
-            task_id=f"{self.resolved.name}-{partition.partition_key}",
-            attempt=attempt,
-            store=self.store,
-            staging_root=self.staging_root,
-            logger=self.logger,
-            cancel=self.cancel,
-            deadline=time.monotonic() + timeout if timeout else None,
-        )
-        return self.operator.run_partition(self.resolved, partition, ctx)
+    def attempt(self, partition: Partition, attempt: int) -> TaskResult:
+        """One attempt of `partition`, as a task read like any other: a task id it cannot have is fatal."""
+        task_id = f"{self.resolved.name}-{partition.partition_key}"
+        try:
+            task = Task(task_id, attempt, self.job, partition)
+        except FatalError as error:
+            return failure(task_id, attempt, error)
+        return run_task(self.operator, self.resolved, task, self.worker)
 
     def run_one(self, partition: Partition) -> TaskResult:
         """Attempts until success, a fatal error, cancellation, or `max_attempts`."""
         attempt = 1
-        result = self._attempt(partition, attempt)
-        while result.outcome == "retryable_error" and attempt < self.resolved.max_attempts and not self.cancel.is_set():
-            delay = min(BACKOFF_BASE * 2 ** (attempt - 1), BACKOFF_CAP)
-            self.logger.info("retrying %s in %.0f s: %s", result.task_id, delay, result.error_message)
-            self.sleep(delay)
+        result = self.attempt(partition, attempt)
+        while result.outcome == "retryable_error" and attempt < self.resolved.max_attempts:
+            delay = self.backoff(attempt)
+            self.worker.logger.info("retrying %s in %.0f s: %s", result.task_id, delay, result.error_message)
+            if self.worker.cancel.wait(delay):  # a cancellation ends the wait at once, not after it
+                break
             attempt += 1
-            result = self._attempt(partition, attempt)
+            result = self.attempt(partition, attempt)
         self.on_done(result)
         return result
 
     def run(self, partitions: list[Partition]) -> RunSummary:
-        """Run every partition, at most `max_concurrency` at once; results in partition order."""
+        """Run every partition, at most `max_concurrency` at once, until done or cancelled; results in order."""
         began = time.monotonic()
+        cancel = self.worker.cancel
         workers = max(1, min(self.resolved.max_concurrency, len(partitions)))
         results: dict[int, TaskResult] = {}
         with ThreadPoolExecutor(workers, thread_name_prefix="partition") as pool:
@@ -97,12 +106,14 @@ class Runner:
             try:
                 # Submit lazily: a range of a million partitions must not become a million futures at once.
                 for index, partition in enumerate(partitions):
+                    if cancel.is_set():
+                        break
                     pending[pool.submit(self.run_one, partition)] = index
                     if len(pending) >= 2 * workers:
                         collect(wait(pending, return_when=FIRST_COMPLETED).done)
                 collect(wait(pending).done)
             except BaseException:
-                # Interrupted: partitions in flight stop at their next chunk instead of running to the end.
-                self.cancel.set()
+                # Interrupted some other way: partitions in flight stop at their next chunk instead of running on.
+                cancel.set()
                 raise
-        return RunSummary([results[i] for i in sorted(results)], time.monotonic() - began)
+        return RunSummary(len(partitions), [results[i] for i in sorted(results)], time.monotonic() - began)

@@ -1,8 +1,10 @@
-"""A task as the runtime hands it over (SPEC §8), checked field by field."""
+"""A task as the runtime hands it over (SPEC §8), every field checked before anything else happens."""
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,44 +12,91 @@ from typing import Any
 from trace_operators.contract import FatalError, Partition
 
 MAX_TASK_BYTES = 1 << 20
+MAX_ATTEMPT = 10_000
+#: One path segment, never `.` or `..` (the first character is alphanumeric): staging puts it in a path.
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+TASK_ID_RULE = (
+    "task_id must be 1 to 128 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
+)
+
+
+def check_task_id(task_id: object) -> str:
+    """The task id, if it is one that cannot reach outside a directory it names; `FatalError` otherwise."""
+    if not isinstance(task_id, str) or not _TASK_ID.fullmatch(task_id):
+        raise FatalError(f"{TASK_ID_RULE}, not {_show(task_id)}")
+    return task_id
+
+
+def check_attempt(attempt: object) -> int:
+    if type(attempt) is not int or not 1 <= attempt <= MAX_ATTEMPT:
+        raise FatalError(f"attempt must be an integer from 1 to {MAX_ATTEMPT}, not {_show(attempt)}")
+    return attempt
 
 
 @dataclass(frozen=True)
 class Task:
+    """One partition of one job, for one attempt; constructing it checks every field."""
+
     task_id: str
     attempt: int
     job: Mapping[str, Any]
     partition: Partition
     #: `dataset_uuid` per output index, when the runtime assigns them.
-    dataset_uuids: dict[int, str] = field(default_factory=dict)
+    dataset_uuids: Mapping[int, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_task_id(self.task_id)
+        check_attempt(self.attempt)
+        for index, value in self.dataset_uuids.items():
+            _index(index)
+            _uuid(value, index)
 
 
-def _int(value: Any, where: str, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise FatalError(f"task {where} must be an integer >= {minimum}, not {json.dumps(value)[:40]}")
+def _show(value: Any) -> str:
+    return json.dumps(value, default=repr)[:60]
+
+
+def _index(value: Any) -> int:
+    if type(value) is not int or value < 0:
+        raise FatalError(f"task outputs[].output_index must be an integer >= 0, not {_show(value)}")
     return value
+
+
+def _uuid(value: Any, index: int) -> str:
+    try:
+        if isinstance(value, str) and str(uuid.UUID(value)) == value.lower():
+            return value
+    except ValueError:
+        pass
+    raise FatalError(
+        f"task outputs[] dataset_uuid of output {index} must be a UUID as 8-4-4-4-12 hex digits, not {_show(value)}"
+    )
 
 
 def _partition(raw: Any) -> Partition:
     if not isinstance(raw, Mapping):
         raise FatalError('task partition is missing: expected {"partition_key": "0-999", "start": 0, "end": 999}')
-    start, end = _int(raw.get("start"), "partition.start", 0), _int(raw.get("end"), "partition.end", 0)
-    if end < start:
-        raise FatalError(f"task partition ends before it starts: start {start}, end {end} (end is inclusive)")
     key = raw.get("partition_key", "")
     if not isinstance(key, str):
         raise FatalError("task partition.partition_key must be a string")
-    return Partition(start, end, key)
+    try:
+        return Partition(raw.get("start"), raw.get("end"), key)  # type: ignore[arg-type]  # Partition checks them
+    except FatalError as error:
+        raise FatalError(f"task partition: {error}") from None
 
 
 def _outputs(raw: Any) -> dict[int, str]:
     if raw is None:
         return {}
-    if not isinstance(raw, list) or not all(
-        isinstance(o, Mapping) and isinstance(o.get("dataset_uuid"), str) and o.get("dataset_uuid") for o in raw
-    ):
+    if not isinstance(raw, list) or not all(isinstance(o, Mapping) for o in raw):
         raise FatalError('task outputs must be a list of {"output_index": N, "dataset_uuid": "..."}')
-    return {_int(o.get("output_index"), "outputs[].output_index", 0): o["dataset_uuid"] for o in raw}
+    found: dict[int, str] = {}
+    for output in raw:
+        index = _index(output.get("output_index"))
+        if index in found:
+            raise FatalError(f"task outputs list output_index {index} twice")
+        found[index] = _uuid(output.get("dataset_uuid"), index)
+    return found
 
 
 def parse_task(text: str | bytes) -> Task:
@@ -60,15 +109,12 @@ def parse_task(text: str | bytes) -> Task:
         raise FatalError(f"task is not valid JSON: {error}") from None
     if not isinstance(raw, Mapping):
         raise FatalError("task must be a JSON object with task_id, attempt, job and partition")
-    task_id = raw.get("task_id")
-    if not isinstance(task_id, str) or not task_id:
-        raise FatalError("task task_id must be a non-empty string")
     job = raw.get("job")
     if not isinstance(job, Mapping):
         raise FatalError("task job must be the job block, a JSON object")
     return Task(
-        task_id,
-        _int(raw.get("attempt"), "attempt", 1),
+        check_task_id(raw.get("task_id")),
+        check_attempt(raw.get("attempt")),
         job,
         _partition(raw.get("partition")),
         _outputs(raw.get("outputs")),

@@ -74,7 +74,8 @@ class S3Store:
                 if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
                     return None
                 raise
-            return response["Body"].read()
+            data: bytes = response["Body"].read()
+            return data
 
     def list_sizes(self, prefix: str) -> dict[str, int]:
         with self._errors("list", prefix):

@@ -1,0 +1,152 @@
+"""The child process that runs Cryo: started, fed, watched, killed, and its end turned into a result.
+
+One extraction per child gives a memory limit, a clean kill on cancellation or at the deadline,
+and keeps Cryo's aborts at interpreter exit out of the worker. The child dies with the parent
+however the parent dies (see `child_main`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from cryo_ingest.extract.cryo.child_main import PARENT_VARIABLE, URL_VARIABLE
+from cryo_ingest.extract.cryo.options import CryoRun
+from cryo_ingest.job.endpoints import Endpoint
+from trace_operators.contract import Cancelled, RetryableError, TaskContext
+
+#: Seconds between heartbeats while the child runs.
+POLL_SECONDS = 0.5
+#: How much of the child's stderr a message keeps.
+STDERR_LINES = 5
+STDERR_CHARS = 1000
+
+_NO_CAUSE = (
+    " (Cryo's Python binding gives no cause: the node failed a call, or a column of "
+    "include_columns or exclude_columns is in none of the datasets)"
+)
+
+
+@dataclass(frozen=True)
+class FreezeSummary:
+    """Cryo's chunk counts, summed over the child's calls (a chunk group of several datasets counts once)."""
+
+    completed: int
+    skipped: int
+    errored: int
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    """How a child that ran every call to its end fared."""
+
+    summary: FreezeSummary
+    #: What the child wrote on stderr (Cryo's panics), summarised; raw, as the task path redacts.
+    said: str
+
+
+def run_child(
+    runs: list[CryoRun], endpoint: Endpoint, out_dir: Path, ctx: TaskContext, memory_limit: int
+) -> ChildResult:
+    """Run Cryo in a child; its summary, or `RetryableError` saying how it ended, or `Cancelled`."""
+    request = json.dumps({"memory_limit": memory_limit, "runs": [asdict(run) for run in runs]}).encode()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("TRACE_", "AWS_"))}
+    env.update(
+        {
+            URL_VARIABLE: endpoint.url,  # in the environment, never argv, which any local user can read
+            PARENT_VARIABLE: str(os.getpid()),
+            "RUST_BACKTRACE": "0",
+            # Few malloc arenas: each reserves 64 MiB of address space, which RLIMIT_AS counts.
+            "MALLOC_ARENA_MAX": "2",
+        }
+    )
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        # A session of its own: a terminal's Ctrl-C reaches only the parent, which kills the child itself.
+        child = subprocess.Popen(
+            [sys.executable, "-m", "cryo_ingest.extract.cryo.child_main"],
+            stdin=subprocess.PIPE,
+            stdout=stdout,
+            stderr=stderr,
+            cwd=out_dir,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            _send(child, request)
+            _wait(child, ctx)
+        finally:
+            if child.poll() is None:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        texts = []
+        for file in (stdout, stderr):
+            file.seek(0)
+            texts.append(file.read().decode(errors="replace"))
+        return child_result(child.returncode, texts[0], texts[1], endpoint.pool)
+
+
+def _send(child: subprocess.Popen[bytes], request: bytes) -> None:
+    assert child.stdin is not None
+    try:
+        child.stdin.write(request)
+        child.stdin.close()
+    except BrokenPipeError:
+        pass  # the child died before reading: its exit status and stderr tell why
+
+
+def _wait(child: subprocess.Popen[bytes], ctx: TaskContext) -> None:
+    """Heartbeat until the child exits; `Cancelled` (the caller kills it) on cancellation or deadline."""
+    while True:
+        ctx.heartbeat()
+        if ctx.cancel.is_set():
+            raise Cancelled("the task was cancelled while Cryo ran")
+        timeout = POLL_SECONDS
+        if ctx.deadline is not None:
+            timeout = min(timeout, ctx.deadline - time.monotonic())
+            if timeout <= 0:
+                raise Cancelled("the task ran past its deadline while Cryo ran")
+        try:
+            child.wait(timeout)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def child_result(returncode: int, stdout: str, stderr: str, pool: str) -> ChildResult:
+    """The child's summary line, or `RetryableError` saying how the child reading `pool` ended."""
+    said = summarise(stderr)
+    if returncode == 0:
+        try:
+            counts = json.loads(stdout.strip().splitlines()[-1])
+            summary = FreezeSummary(int(counts["n_completed"]), int(counts["n_skipped"]), int(counts["n_errored"]))
+            return ChildResult(summary, said)
+        except (IndexError, KeyError, TypeError, ValueError):
+            pass
+    how = f"was killed by {_signal_name(-returncode)}" if returncode < 0 else f"exited with {returncode}"
+    if said.endswith("TypeError: failed"):
+        said += _NO_CAUSE
+    raise RetryableError(f"Cryo, reading pool {pool}, {how}: {said or 'no output'}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def summarise(stderr: str) -> str:
+    """The last lines of stderr that say something: panics and the exception, not traceback frames."""
+    lines = [
+        line.strip()
+        for line in stderr.splitlines()
+        if line.strip() and not line[:1].isspace() and not line.startswith(("Traceback ", "note: run with"))
+    ]
+    return "; ".join(lines[-STDERR_LINES:])[-STDERR_CHARS:]

@@ -1,0 +1,153 @@
+"""The endpoint, checked over plain JSON-RPC before Cryo reads it: its chain, its head, its trace methods."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import re
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable
+from typing import Any
+
+from cryo_ingest.job.datasets import NEEDS, PROBES
+from cryo_ingest.job.endpoints import Endpoint
+from trace_operators.contract import FatalError, Partition, RetryableError
+
+#: Seconds for each JSON-RPC call.
+RPC_TIMEOUT = 10.0
+
+#: A JSON-RPC error that means the node lacks a method or a tracer (not that a call failed).
+_MISSING = re.compile(
+    r"\b(method|tracer)\b.*\b(not found|does not exist|not available|not supported|unsupported)", re.I
+)
+
+
+class NodeError(Exception):
+    """The node answered a JSON-RPC error object."""
+
+    def __init__(self, code: int | None, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def missing_method(self) -> bool:
+        """Whether the error says the node lacks the method or tracer, rather than that the call failed."""
+        return self.code == -32601 or bool(_MISSING.search(str(self)))
+
+
+class Node:
+    """What one endpoint serves, asked once and kept for the life of the process."""
+
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+        self._chain_id: int | None = None
+        self._head = -1
+        #: The probes (method and parameters, as JSON) the node answered without "no such method".
+        self._served: set[str] = set()
+        # Partitions run in threads: one asks while the others wait for its answer.
+        self._lock = threading.Lock()
+
+    def check_chain_id(self, chain_id: int) -> None:
+        """Fatal when the endpoint serves another chain; retryable when it cannot be asked."""
+        with self._lock:
+            if self._chain_id is None:
+                self._chain_id = self._quantity("eth_chainId")
+            served = self._chain_id
+        if served != chain_id:
+            raise FatalError(f"pool {self.endpoint.pool} serves chain {served}, not chain {chain_id} of this job")
+
+    def check_head(self, partition: Partition) -> None:
+        """Retryable when the range reaches past the chain head: the chain may grow, so the head is asked again."""
+        with self._lock:
+            if partition.end > self._head:
+                self._head = self._quantity("eth_blockNumber")
+            head = self._head
+        if partition.end > head:
+            raise RetryableError(
+                f"blocks {max(partition.start, head + 1)}..{partition.end} are past the chain head {head} "
+                f"of pool {self.endpoint.pool}"
+            )
+
+    def check_methods(self, datasets: Iterable[str], block: int) -> None:
+        """Fatal when the node lacks a trace method or tracer a dataset needs (one probe per call shape)."""
+        needing: dict[str, list[str]] = {}
+        for dataset in datasets:
+            if dataset in PROBES:
+                needing.setdefault(json.dumps(PROBES[dataset]), []).append(dataset)
+        with self._lock:
+            for shape, names in needing.items():
+                if shape not in self._served:
+                    self._probe(shape, names, block)
+
+    def _probe(self, shape: str, names: list[str], block: int) -> None:
+        method, params = json.loads(shape)
+        try:
+            rpc_call(self.endpoint, method, hex(block), *params)
+        except NodeError as error:
+            if error.missing_method:
+                raise FatalError(
+                    f"pool {self.endpoint.pool} does not serve {method} as {', '.join(names)} need: "
+                    f"{NEEDS[names[0]]} ({error})"
+                ) from None
+            # Any other error is Cryo's to meet: the probe asks only whether the method exists.
+        self._served.add(shape)
+
+    def _quantity(self, method: str) -> int:
+        """The hex number a parameterless method answers; any failure is retryable."""
+        pool = self.endpoint.pool
+        try:
+            return int(rpc_call(self.endpoint, method), 16)
+        except NodeError as error:
+            raise RetryableError(f"pool {pool} answered {method} with an error: {error}") from None
+        except (TypeError, ValueError):
+            raise RetryableError(f"pool {pool} answered {method} with something that is not a number") from None
+
+
+def rpc_call(endpoint: Endpoint, method: str, *params: Any) -> Any:
+    """One JSON-RPC call; `NodeError` for an error answer, `RetryableError` naming the pool otherwise."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+    try:
+        answer = json.loads(_post(endpoint.url, body))
+    except urllib.error.HTTPError as error:
+        answer = _error_body(error)
+        if answer is None:
+            raise RetryableError(f"pool {endpoint.pool} answered {method} with HTTP {error.code}") from None
+    except (OSError, ValueError, http.client.HTTPException) as error:
+        reason = getattr(error, "reason", error)
+        raise RetryableError(f"pool {endpoint.pool} did not answer {method}: {reason}") from None
+    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
+        fault = answer["error"]
+        code = fault.get("code")
+        raise NodeError(code if type(code) is int else None, str(fault.get("message", "")))
+    if not isinstance(answer, dict) or "result" not in answer:
+        raise RetryableError(f"pool {endpoint.pool} answered {method} with something that is not JSON-RPC")
+    return answer["result"]
+
+
+def _post(url: str, body: bytes) -> bytes:
+    """POST to `url`, sending its user info as Basic authorization (as Cryo does), not in the URL."""
+    parts = urllib.parse.urlsplit(url)
+    headers = {"Content-Type": "application/json"}
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if at:
+        user, _, password = userinfo.partition(":")
+        token = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+        url = urllib.parse.urlunsplit(parts._replace(netloc=host))
+    request = urllib.request.Request(url, body, headers)
+    with urllib.request.urlopen(request, timeout=RPC_TIMEOUT) as response:
+        data: bytes = response.read()
+        return data
+
+
+def _error_body(error: urllib.error.HTTPError) -> dict[str, Any] | None:
+    """The JSON-RPC error some nodes send with an HTTP error status, if that is what it is."""
+    try:
+        answer = json.loads(error.read())
+    except (OSError, ValueError):
+        return None
+    return answer if isinstance(answer, dict) and isinstance(answer.get("error"), dict) else None

@@ -1,0 +1,94 @@
+"""The stub's chunks written as Cryo writes Parquet: one file per chunk and dataset, each appearing whole.
+
+Same inputs, same bytes: the values are deterministic and the write options are pinned. Parquet's
+footer names the pyarrow version that wrote it (`created_by`, which pyarrow does not let us set), so
+files are byte-identical only between machines with the same pyarrow.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cryo_ingest.extract.stub.chunk import TransactionFacts
+from cryo_ingest.extract.stub.shape import check_dataset, stub_blocks
+from cryo_ingest.extract.stub.tables import BUILDERS
+from cryo_ingest.job.options import LZ4, Compression
+from cryo_ingest.publish.layout import plan_chunks
+
+#: Columns whose values are (nearly) all distinct: a dictionary would only cost time and bytes.
+_DISTINCT = {
+    "blocks": {"block_hash", "block_number", "gas_used", "timestamp", "base_fee_per_gas"},
+    "transactions": {
+        "transaction_hash",
+        "nonce",
+        "gas_limit",
+        "gas_used",
+        "gas_price",
+        "max_priority_fee_per_gas",
+        "max_fee_per_gas",
+    },
+    "logs": {"transaction_hash"},
+    "traces": {"transaction_hash", "action_gas", "result_gas_used"},
+}
+
+
+def write_chunks(
+    datasets: Sequence[str],
+    chain_id: int,
+    start: int,
+    end: int,
+    chunk_size: int,
+    out_dir: Path,
+    compression: Compression = LZ4,
+    row_group_size: int | None = None,
+    on_chunk: Callable[[], None] = lambda: None,
+) -> dict[str, list[Path]]:
+    """Write one Parquet file per chunk of `chunk_size` blocks per dataset, for blocks `start..end` inclusive.
+
+    Chunks start at `start` (the last may be shorter). `out_dir` must exist (its owner sets its mode).
+    `on_chunk` is called after each chunk's files are written (the last one's too); an exception from
+    it stops the work, leaving only whole files behind.
+    Returns each dataset's files in block order. Memory follows the chunk, not the range.
+    """
+    for dataset in datasets:
+        check_dataset(dataset)
+    chunks = plan_chunks(stub_blocks(start, end), chunk_size)
+    options = compression.pyarrow_options()
+    written: dict[str, list[Path]] = {dataset: [] for dataset in datasets}
+    for chunk in chunks:
+        facts = TransactionFacts(chain_id, chunk.first, chunk.last)
+        for dataset in datasets:
+            path = out_dir / chunk.file_name(chain_id, dataset)
+            _write_parquet(BUILDERS[dataset](facts), path, _DISTINCT[dataset], row_group_size, options)
+            written[dataset].append(path)
+        on_chunk()
+    return written
+
+
+def _write_parquet(
+    table: pa.Table, path: Path, distinct: set[str], row_group_size: int | None, options: dict[str, object]
+) -> None:
+    """Write under a temporary name, then rename: a reader never sees half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        pq.write_table(
+            table,
+            partial,
+            # Like Cryo, one row group per file unless told otherwise.
+            row_group_size=row_group_size or max(1, table.num_rows),
+            # Pinned rather than left to pyarrow's defaults, which have changed between releases.
+            version="2.6",
+            data_page_version="1.0",
+            use_dictionary=[name for name in table.column_names if name not in distinct],
+            write_statistics=[f.name for f in table.schema if f.type != pa.large_binary()],
+            **options,
+        )
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
