@@ -21,9 +21,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from cryo_ingest.extract.base import ExtractRequest
-from cryo_ingest.extract.cryo import CryoExtractor
 from cryo_ingest.extract.cryo.child import child_result
 from cryo_ingest.extract.cryo.child_main import ORPHANED, PARENT_VARIABLE, URL_VARIABLE
+from cryo_ingest.extract.cryo.extractor import CryoExtractor
 from cryo_ingest.extract.cryo.node import Node as NodeChecks
 from cryo_ingest.extract.cryo.options import cryo_runs
 from cryo_ingest.job.datasets import ALIASES, CANONICAL, canonical
@@ -436,7 +436,7 @@ PARENT = """
 import json, logging, sys, threading
 from pathlib import Path
 from cryo_ingest.extract.base import ExtractRequest
-from cryo_ingest.extract.cryo import CryoExtractor
+from cryo_ingest.extract.cryo.extractor import CryoExtractor
 from cryo_ingest.job.endpoints import Endpoint
 from cryo_ingest.job.options import OutputOptions, Throughput
 from trace_operators.contract import TaskContext

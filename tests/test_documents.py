@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trace_operators.dag.documents import Document, LoadProblem, iter_yaml_files, load_document
+from trace_operators.dag.documents import Document, LoadProblem, load_document
+from trace_operators.dag.files import iter_yaml_files
 
 from tests.conftest import FIXTURES
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pytest
 
 from cryo_ingest.extract.cryo_schemas import SCHEMAS
 
@@ -121,17 +126,13 @@ def test_one_row_per_block_and_consistent_references(cli, tmp_path: Path) -> Non
 def test_bad_range_flags_are_usage_errors(cli) -> None:
     done = cli("run", str(DAG), "--job", "cryo_bootstrap", "--start-block", "10", "--end-block", "5")
     assert done.returncode == 2
-    assert "--end-block 5 must be >= --start-block 10" in done.stderr
+    assert "--start-block 10 --end-block 5: blocks 10..5 are not a range" in done.stderr
     done = cli("run", str(DAG), "--job", "nope")
     assert done.returncode == 2 and "has no cryo_ingest job named 'nope'" in done.stderr
 
 
-def test_interrupt_stops_in_flight_partitions_cleanly(env: dict[str, str], tmp_path: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_stops_in_flight_partitions_cleanly(env: dict[str, str], tmp_path: Path, stop: int) -> None:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -159,9 +160,9 @@ def test_interrupt_stops_in_flight_partitions_cleanly(env: dict[str, str], tmp_p
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
     # As a terminal's Ctrl-C does: to the whole process group, not to the parent alone.
-    os.killpg(process.pid, signal.SIGINT)
+    os.killpg(process.pid, stop)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    assert process.returncode == 128 + stop, err
     assert "interrupted" in err and "Traceback" not in err
     for marker in store.rglob("_SUCCESS"):
         files = json.loads(marker.read_text())["files"]

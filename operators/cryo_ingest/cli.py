@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -138,13 +139,14 @@ def _job(args: argparse.Namespace) -> tuple[Operator, ResolvedJob, dict[str, Any
 def _range(args: argparse.Namespace, fixed: Partition | None) -> Partition:
     if (args.start_block is None) != (args.end_block is None):
         raise UsageError("give both --start-block and --end-block, or neither")
-    if args.start_block is not None:
-        if not 0 <= args.start_block <= args.end_block:
-            raise UsageError(f"--end-block {args.end_block} must be >= --start-block {args.start_block} >= 0")
+    if args.start_block is None:
+        if fixed is None:
+            raise UsageError("the job has no start_block/end_block: pass --start-block and --end-block")
+        return fixed
+    try:
         return Partition(args.start_block, args.end_block)
-    if fixed is None:
-        raise UsageError("the job has no start_block/end_block: pass --start-block and --end-block")
-    return fixed
+    except FatalError as error:
+        raise UsageError(f"--start-block {args.start_block} --end-block {args.end_block}: {error}") from None
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -261,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FatalError as error:
         print(f"cryo-ingest {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, UsageError) else EXIT_PROBLEMS
+    except KeyboardInterrupt:  # a second Ctrl-C: the way out when the work does not reach a checkpoint
+        print(f"\ncryo-ingest {args.command}: interrupted again; stopped at once", file=sys.stderr)
+        return EXIT_SIGNALLED + signal.SIGINT
 
 
 if __name__ == "__main__":

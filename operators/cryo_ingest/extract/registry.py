@@ -25,7 +25,7 @@ def extractor_version(name: str) -> str:
         from cryo_ingest.extract.stub import STUB_VERSION
 
         return STUB_VERSION
-    from cryo_ingest.extract.cryo import cryo_version
+    from cryo_ingest.extract.cryo.extractor import cryo_version
 
     return cryo_version()
 
@@ -37,6 +37,6 @@ def load_extractor(name: str) -> Extractor:
         from cryo_ingest.extract.stub import StubExtractor
 
         return StubExtractor()
-    from cryo_ingest.extract.cryo import CryoExtractor
+    from cryo_ingest.extract.cryo.extractor import CryoExtractor
 
     return CryoExtractor()

@@ -12,7 +12,8 @@ from typing import Any
 
 from trace_operators.contract import Path_, Problem
 from trace_operators.dag.checks import check_document
-from trace_operators.dag.documents import Document, iter_yaml_files, load_document
+from trace_operators.dag.documents import Document, load_document
+from trace_operators.dag.files import iter_yaml_files
 from trace_operators.plugins import Operators
 
 #: Below this many files a pool of worker processes costs more than it saves.

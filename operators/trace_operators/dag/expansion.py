@@ -1,0 +1,67 @@
+"""Alias bombs ("billion laughs"): what expanding a document's aliases would cost, counted, never built."""
+
+from __future__ import annotations
+
+from yaml.nodes import Node, ScalarNode, SequenceNode
+
+from trace_operators.dag.yaml_data import LoadProblem, position
+
+#: Expansion bounds against billion laughs: an absolute size, and a ratio to what is written that only
+#: counts past a floor, so a small file reusing one anchor many times is not mistaken for a bomb.
+MAX_EXPANDED_NODES = 100_000
+MAX_EXPANSION_RATIO = 20
+RATIO_FLOOR = 10_000
+
+
+def expansion_problem(root: Node) -> LoadProblem | None:
+    """A `yaml.alias-bomb` when expanding aliases would exceed the bounds; sizes are counted, never built."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    worst: list[Node] = []
+
+    def size(node: Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in active:
+            raise _Cycle(node)
+        total = 1
+        if not isinstance(node, ScalarNode):
+            active.add(id(node))
+            items = node.value if isinstance(node, SequenceNode) else [n for pair in node.value for n in pair]
+            total += sum(size(item) for item in items)
+            active.discard(id(node))
+        if total > MAX_EXPANDED_NODES and not worst:
+            worst.append(node)  # the smallest construct past the bound: where the blow-up is written
+        sizes[id(node)] = total
+        return total
+
+    try:
+        expanded = size(root)
+    except _Cycle as cycle:
+        line, col = position(cycle.node)
+        return LoadProblem(
+            "yaml.alias-bomb",
+            "an alias refers to a node that contains it: expansion would never end",
+            line,
+            col,
+            "an alias (*name) may only repeat a node defined before it, not its own parent",
+        )
+    written = len(sizes)
+    if expanded <= MAX_EXPANDED_NODES and (expanded <= MAX_EXPANSION_RATIO * written or expanded <= RATIO_FLOOR):
+        return None
+    line, col = position(worst[0] if worst else root)
+    return LoadProblem(
+        "yaml.alias-bomb",
+        f"aliases would expand the document to {expanded:,} nodes from {written:,} written "
+        f"(limit {MAX_EXPANDED_NODES:,} nodes, or {MAX_EXPANSION_RATIO}x what is written)",
+        line,
+        col,
+        "repeat less through aliases (*name); a DAG never needs that many nodes",
+    )
+
+
+class _Cycle(Exception):
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.node = node

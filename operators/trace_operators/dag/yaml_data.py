@@ -1,0 +1,184 @@
+"""From composed YAML nodes to plain data (str, int, float, bool, None, lists and mappings), problems collected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+_SAFE = SafeConstructor()
+
+_P = "tag:yaml.org,2002:"
+STR, MAP, SEQ, MERGE = _P + "str", _P + "map", _P + "seq", _P + "merge"
+NULL, BOOL, INT, FLOAT, TIMESTAMP = _P + "null", _P + "bool", _P + "int", _P + "float", _P + "timestamp"
+_INDICATORS = {_P + "value": "value-key", MERGE: "merge-key"}
+_KINDS = {NULL: "null", BOOL: "a bool", INT: "an int", FLOAT: "a float", TIMESTAMP: "a timestamp"}
+
+
+@dataclass(frozen=True)
+class LoadProblem:
+    """A reason the file could not be turned into data; positions are 1-based."""
+
+    rule: str
+    message: str
+    line: int
+    col: int
+    hint: str = ""
+
+
+def position(node: Node) -> tuple[int, int]:
+    """The 1-based line and column where `node` is written."""
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _integer(text: str) -> int:
+    """An int as PyYAML reads it (`0x1f`, `1_000`, and under an explicit `!!int` octal and sexagesimal)."""
+    if text.isdigit() and text[0] != "0":
+        return int(text)
+    return _SAFE.construct_yaml_int(ScalarNode(INT, text))
+
+
+def _float(text: str) -> float:
+    return _SAFE.construct_yaml_float(ScalarNode(FLOAT, text))
+
+
+def _timestamp(text: str) -> str:
+    """The ISO form of a timestamp, so data stays JSON-like; an impossible date stays as written."""
+    try:
+        return _SAFE.construct_yaml_timestamp(ScalarNode(TIMESTAMP, text)).isoformat()
+    except ValueError:
+        return text
+
+
+# YAML 1.1 booleans (`yes`, `on`, `off`, ...) stay booleans, as PyYAML reads them: a misused one then fails
+# the schema's type check, and an `on:` key is reported as a non-string key rather than read as "on".
+_SCALARS = {
+    NULL: lambda text: None,
+    BOOL: lambda text: _SAFE.bool_values[text.lower()],
+    INT: _integer,
+    FLOAT: _float,
+    TIMESTAMP: _timestamp,
+}
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_P) :] if tag.startswith(_P) else tag
+
+
+class PlainData:
+    """One recursive pass from nodes to plain data; every problem is collected once, keyed by its position."""
+
+    def __init__(self) -> None:
+        self.problems: dict[tuple[str, int, int], LoadProblem] = {}
+
+    def value(self, node: Node) -> Any:
+        cls = node.__class__
+        if cls is ScalarNode:
+            return node.value if node.tag == STR else self.scalar(cast(ScalarNode, node))
+        if cls is MappingNode:
+            return self.mapping(cast(MappingNode, node)) if node.tag == MAP else self.refuse(node)
+        return [self.value(item) for item in node.value] if node.tag == SEQ else self.refuse(node)
+
+    def scalar(self, node: ScalarNode) -> Any:
+        convert = _SCALARS.get(node.tag)
+        if convert is None:
+            return self.refuse(node)
+        try:
+            return convert(node.value)
+        except (ValueError, KeyError, IndexError):
+            kind = _KINDS[node.tag].split()[-1]
+            return self.report(
+                "yaml.not-data",
+                node,
+                f"`{node.value}` cannot be read as {kind}",
+                "remove the tag, or write a value of its type",
+            )
+
+    def mapping(self, node: MappingNode) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        merges: list[Node] = []
+        for key, value in node.value:
+            if key.tag == STR and key.__class__ is ScalarNode:
+                if key.value in out:
+                    self.duplicate(node, key)
+                else:
+                    out[key.value] = self.value(value)
+            elif key.tag == MERGE and key.__class__ is ScalarNode:
+                if merges:
+                    self.duplicate(node, key)
+                merges.append(value)
+            else:
+                self.key_problem(key)
+        return self.merge(merges, out) if merges else out
+
+    def merge(self, merges: list[Node], explicit: dict[str, Any]) -> dict[str, Any]:
+        """Merged keys first, as PyYAML orders them; explicit keys win, then earlier sources over later ones."""
+        out: dict[str, Any] = {}
+        for value in merges:
+            for source in value.value if value.__class__ is SequenceNode else [value]:
+                if source.__class__ is not MappingNode:
+                    self.report(
+                        "yaml.syntax",
+                        source,
+                        "`<<` merges a mapping or a list of mappings, nothing else",
+                        "write `<<: *anchor` or `<<: [*a, *b]` with anchors on mappings",
+                    )
+                    continue
+                for key, item in (self.value(source) or {}).items():  # None: a refused tag, already reported
+                    out.setdefault(key, item)
+        out.update(explicit)
+        return out
+
+    def duplicate(self, node: MappingNode, second: ScalarNode) -> None:
+        first = next(key for key, _ in node.value if key.tag == second.tag and key.value == second.value)
+        self.report(
+            "yaml.duplicate-key",
+            second,
+            f"duplicate key `{second.value}` (first on line {first.start_mark.line + 1})",
+            "keep one of them: PyYAML would silently keep the last",
+        )
+
+    def key_problem(self, key: Node) -> None:
+        if key.__class__ is ScalarNode:
+            kind = _KINDS.get(key.tag)
+        else:
+            kind = "a mapping" if key.__class__ is MappingNode else "a list"
+        if kind is None:
+            self.refuse(key)
+        elif key.__class__ is ScalarNode:
+            self.report(
+                "yaml.non-string-key",
+                key,
+                f"the key `{key.value}` is read as {kind}, not a string: " "job blocks only use string keys",
+                f'quote it: "{key.value}":',
+            )
+        else:
+            self.report(
+                "yaml.non-string-key",
+                key,
+                f"this key is {kind}, not a string: job blocks only use " "string keys",
+                "write a plain name as the key",
+            )
+
+    def refuse(self, node: Node) -> None:
+        if node.tag in _INDICATORS:  # a bare `=` or `<<` where a value belongs
+            self.report(
+                "yaml.not-data",
+                node,
+                f"a bare `{node.value}` is YAML 1.1's {_INDICATORS[node.tag]} " "indicator, not data",
+                f"quote it: '{node.value}'",
+            )
+            return
+        self.report(
+            "yaml.not-data",
+            node,
+            f"the tag `{_short_tag(node.tag)}` is refused: a DAG holds only plain "
+            "data (strings, numbers, booleans, null, lists and mappings)",
+            "remove the tag; quote the value if it is text",
+        )
+
+    def report(self, rule: str, node: Node, message: str, hint: str) -> None:
+        line, col = position(node)
+        self.problems.setdefault((rule, line, col), LoadProblem(rule, message, line, col, hint))
