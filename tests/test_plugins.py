@@ -138,26 +138,17 @@ def test_a_plugin_that_fails_to_import_does_not_stop_the_others(tmp_path: Path) 
         ops = PluginHost().operators()
         print(json.dumps({"names": sorted(ops.by_name), "failures": [[f.plugin, f.error] for f in ops.failures]}))
     """)
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
-    )
-    report = json.loads(done.stdout)
+
+    def load(**env: str) -> dict:
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+        return json.loads(run.stdout)
+
+    report = load(PYTHONPATH=str(tmp_path), PATH="/usr/bin:/bin")
     assert report["names"] == ["cryo_ingest"]
     assert report["failures"] == [
         ["broken", "import failed: ModuleNotFoundError: No module named 'no_such_module_anywhere'"]
     ]
-    blocked = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(tmp_path), "TRACE_BLOCK_PLUGINS": "broken"},
-    )
-    assert json.loads(blocked.stdout)["failures"] == []
+    assert load(PYTHONPATH=str(tmp_path), TRACE_BLOCK_PLUGINS="broken")["failures"] == []
 
 
 def test_fresh_venv_after_pip_install_finds_the_operator(tmp_path: Path) -> None:
