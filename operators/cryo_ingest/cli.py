@@ -264,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cryo-ingest {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, UsageError) else EXIT_PROBLEMS
     except KeyboardInterrupt:  # a second Ctrl-C: the way out when the work does not reach a checkpoint
-        print(f"\ncryo-ingest {args.command}: interrupted again; stopped at once", file=sys.stderr)
+        print(f"\ncryo-ingest {args.command}: interrupted again", file=sys.stderr)
         return EXIT_SIGNALLED + signal.SIGINT
 
 
