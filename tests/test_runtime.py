@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cryo_ingest.plugin import CryoIngest
-from trace_operators.contract import Partition, TaskMetrics, TaskResult
+from trace_operators.contract import Partition, RetryableError, TaskMetrics, TaskResult
 from trace_operators.runtime import logs
 from trace_operators.runtime.progress import Progress
 from trace_operators.runtime.runner import Runner
@@ -189,8 +190,40 @@ def test_backoff_waits_on_the_cancellation_not_a_sleep(tmp_path: Path) -> None:
 def test_output_index_beyond_the_job_is_fatal_before_anything_runs(tmp_path: Path) -> None:
     operator = CryoIngest()
     resolved = operator.resolve_job(JOB, {})
-    task = Task("task-1", 1, JOB, Partition(0, 99), {2: "00000000-0000-4000-8000-000000000002"})
+    task = Task("task-1", 1, JOB, Partition(0, 99), ((2, "00000000-0000-4000-8000-000000000002"),))
     result = run_task(operator, resolved, task, worker(tmp_path))
     assert result.outcome == "fatal_error"
     assert result.error_message == "task outputs name output_index 2, but job boot has 2 outputs (0 to 1)"
     assert not (tmp_path / "staging").exists() and not (tmp_path / "store").exists()
+
+
+def test_the_task_path_redacts_every_message_with_the_jobs_secrets(tmp_path: Path, capsys) -> None:
+    """Extractors report raw text (Cryo's stderr holds the URL and its Basic header); the task path redacts it once."""
+    from dataclasses import replace
+
+    from cryo_ingest.job.endpoints import Endpoint
+
+    url = "http://ingest-user:pw-Quartz-7731@127.0.0.1:9/v2/KeyZ9x8w7v6u5t4s3r2q?apikey=KeyZ9x8w7v6u5t4s3r2qx"
+    endpoint = Endpoint("monad", url)
+    basic = base64.b64encode(b"ingest-user:pw-Quartz-7731").decode()
+
+    class Failing(CryoIngest):
+        def run_partition(self, resolved, partition, ctx):
+            raise RetryableError(
+                f"Cryo, reading pool monad, exited with 1: sending request for url ({url}): Basic {basic}"
+            )
+
+    operator = Failing()
+    resolved = replace(operator.resolve_job(JOB, {}), secrets=endpoint.secrets())
+    logger = logs.configure("cryo_ingest", "json", secrets=resolved.secrets)
+    result = run_task(
+        operator,
+        resolved,
+        Task("task-1", 1, JOB, Partition(0, 9)),
+        Worker(open_store(str(tmp_path / "store")), tmp_path / "staging", logger),
+    )
+    logged = capsys.readouterr().err
+    assert result.outcome == "retryable_error" and result.error_message.startswith("Cryo, reading pool monad, exited")
+    for secret in ("ingest-user", "pw-Quartz-7731", "KeyZ9x8w7v6u5t4s3r2q", basic):
+        assert secret not in result.error_message and secret not in logged
+    assert "pool monad" in logged

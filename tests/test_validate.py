@@ -256,3 +256,20 @@ def test_validate_plan_and_schema_import_no_pyarrow(env: dict[str, str], command
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_schema_accepts_exactly_the_compressions_the_codec_table_knows() -> None:
+    from cryo_ingest.job.options import CODECS, Compression
+    from trace_operators.contract import FatalError
+
+    schema = json.loads((ROOT / "schemas" / "cryo_ingest.job.schema.json").read_text())
+    config = schema["$defs"][schema["properties"]["config"]["$ref"].rsplit("/", 1)[1]]
+    pattern = re.compile(config["properties"]["compression"]["pattern"])
+    written = [*CODECS, "lz5", *(f"{codec}:{level}" for codec in CODECS for level in range(-1, 24))]
+    for text in written:
+        try:
+            Compression.parse(text)
+            known = True
+        except FatalError:
+            known = False
+        assert bool(pattern.fullmatch(text)) == known, text

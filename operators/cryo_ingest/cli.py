@@ -119,7 +119,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _job(args: argparse.Namespace) -> tuple[Operator, ResolvedJob, dict[str, Any]]:
+def _job(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Operator, ResolvedJob, dict[str, Any]]:
     """The named job of a DAG file that validates (checked once, here), its operator, and the job resolved."""
     from trace_operators.dag.checks import find_job
     from trace_operators.dag.validation import check_file
@@ -133,7 +133,7 @@ def _job(args: argparse.Namespace) -> tuple[Operator, ResolvedJob, dict[str, Any
     operator = operators.get(OPERATOR)
     if job is None or job.get("operator") != OPERATOR or operator is None:
         raise UsageError(f"{args.dag} has no {OPERATOR} job named {args.job!r}")
-    return operator, operator.resolve_job(job, _env(args)), job
+    return operator, operator.resolve_job(job, env), job
 
 
 def _range(args: argparse.Namespace, fixed: Partition | None) -> Partition:
@@ -152,8 +152,9 @@ def _range(args: argparse.Namespace, fixed: Partition | None) -> Partition:
 def cmd_plan(args: argparse.Namespace) -> int:
     from cryo_ingest.publish.layout import targets
 
-    operator, resolved, _ = _job(args)
-    store = _store(args, _env(args))
+    env = _env(args)
+    operator, resolved, _ = _job(args, env)
+    store = _store(args, env)
     rows = [
         {
             "partition_key": p.partition_key,
@@ -199,9 +200,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from trace_operators.runtime.runner import Runner
     from trace_operators.runtime.signals import cancel_on_signals
 
-    operator, resolved, job = _job(args)
+    env = _env(args)
+    operator, resolved, job = _job(args, env)
     partitions = operator.plan(resolved, _range(args, resolved.range))
-    worker = _worker(args, _env(args), resolved, threading.Event())
+    worker = _worker(args, env, resolved, threading.Event())
     progress = Progress(len(partitions), sum(p.blocks for p in partitions), sys.stderr)
     runner = Runner(operator, resolved, job, worker, on_done=progress.update)
     try:

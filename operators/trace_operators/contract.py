@@ -191,13 +191,23 @@ class TaskContext:
     #: `dataset_uuid` per output index, when the runtime assigns them.
     dataset_uuids: Mapping[int, str] = field(default_factory=dict)
 
-    def checkpoint(self) -> None:
-        """Heartbeat, then raise `Cancelled` if the task was cancelled or is past its deadline."""
+    def checkpoint(self, during: str = "") -> None:
+        """Heartbeat, then raise `Cancelled` if the task was cancelled or is past its deadline.
+
+        `during` says what was running, for the message: "while Cryo ran".
+        """
         self.heartbeat()
+        suffix = f" {during}" if during else ""
         if self.cancel.is_set():
-            raise Cancelled("the task was cancelled")
+            raise Cancelled(f"the task was cancelled{suffix}")
         if self.deadline is not None and time.monotonic() > self.deadline:
-            raise Cancelled("the task ran past its deadline")
+            raise Cancelled(f"the task ran past its deadline{suffix}")
+
+    def seconds_left(self, most: float) -> float:
+        """`most` seconds, or fewer when the deadline is nearer; never below zero."""
+        if self.deadline is None:
+            return most
+        return max(0.0, min(most, self.deadline - time.monotonic()))
 
 
 @runtime_checkable

@@ -13,8 +13,6 @@ from cryo_ingest.job.options import Compression, OutputOptions, Throughput
 from cryo_ingest.publish.versions import config_hash, dataset_uuid
 
 DEFAULT_CHUNK_SIZE = 1000
-#: The Query Service reads at most 1024 keys a manifest; the platform caps a range at 256 files.
-MAX_FILES_PER_PARTITION = 256
 
 
 @dataclass(frozen=True)

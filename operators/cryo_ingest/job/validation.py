@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from cryo_ingest.job.config import DEFAULT_CHUNK_SIZE, MAX_FILES_PER_PARTITION
+from cryo_ingest.job.config import DEFAULT_CHUNK_SIZE
 from cryo_ingest.job.datasets import canonical, status_gap
+from cryo_ingest.publish.layout import MAX_FILES_PER_PARTITION, files_needed
 from trace_operators.contract import Problem
 from trace_operators.dag.schema_errors import SchemaCheck
 
@@ -121,13 +121,13 @@ def _range_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
         )
     size = _int(config, "partition_size")
     chunk = _int(config, "chunk_size") or DEFAULT_CHUNK_SIZE
-    if size and math.ceil(size / chunk) > MAX_FILES_PER_PARTITION:
+    if size and (files := files_needed(size, chunk)) > MAX_FILES_PER_PARTITION:
         yield Problem(
             "config.too-many-files",
-            f"a partition of {size} blocks in chunks of {chunk} needs {math.ceil(size / chunk)} Parquet "
+            f"a partition of {size} blocks in chunks of {chunk} needs {files} Parquet "
             f"files per dataset; at most {MAX_FILES_PER_PARTITION} are allowed",
             ("config", "partition_size"),
-            f"raise chunk_size to at least {math.ceil(size / MAX_FILES_PER_PARTITION)} or shrink partition_size",
+            f"raise chunk_size to at least {files_needed(size, MAX_FILES_PER_PARTITION)} or shrink partition_size",
         )
 
 

@@ -14,7 +14,10 @@ if TYPE_CHECKING:
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
-#: Bounds on one partition, far above what a job may ask for (SPEC §3 allows 256 files).
+#: What a job may ask for: the Query Service reads at most 1024 keys a manifest; the platform caps a range at
+#: 256 files. Validation holds jobs to it.
+MAX_FILES_PER_PARTITION = 256
+#: Bounds on one partition that a task may not pass, far above what a job may ask for.
 MAX_BLOCKS = 10_000_000
 MAX_CHUNKS = 10_000
 
@@ -31,11 +34,16 @@ class Chunk:
         return f"{chain_id}__{dataset}__{self.first:08d}_to_{self.last:08d}.parquet"
 
 
+def files_needed(blocks: int, chunk_size: int) -> int:
+    """How many chunk files `blocks` blocks make in chunks of `chunk_size`, the last one shorter."""
+    return -(-blocks // chunk_size)
+
+
 def plan_chunks(partition: Partition, chunk_size: int) -> list[Chunk]:
     """Chunks of `chunk_size` blocks from the partition's start, the last one shorter, as Cryo cuts them."""
     if type(chunk_size) is not int or chunk_size < 1:
         raise FatalError(f"chunk_size must be an integer of at least 1, not {chunk_size!r}")
-    if partition.blocks > MAX_BLOCKS or -(-partition.blocks // chunk_size) > MAX_CHUNKS:
+    if partition.blocks > MAX_BLOCKS or files_needed(partition.blocks, chunk_size) > MAX_CHUNKS:
         raise FatalError(
             f"blocks {partition.start}..{partition.end} in chunks of {chunk_size} exceed one partition's bounds "
             f"({MAX_BLOCKS:,} blocks, {MAX_CHUNKS:,} files)"

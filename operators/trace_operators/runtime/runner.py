@@ -73,7 +73,7 @@ class Runner:
         try:
             task = Task(task_id, attempt, self.job, partition)
         except FatalError as error:
-            return failure(task_id, attempt, error)
+            return failure(task_id, attempt, error, self.resolved.secrets)
         return run_task(self.operator, self.resolved, task, self.worker)
 
     def run_one(self, partition: Partition) -> TaskResult:

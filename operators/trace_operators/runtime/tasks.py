@@ -6,7 +6,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from trace_operators.contract import FatalError, Partition
@@ -35,21 +35,29 @@ def check_attempt(attempt: object) -> int:
 
 @dataclass(frozen=True)
 class Task:
-    """One partition of one job, for one attempt; constructing it checks every field."""
+    """One partition of one job, for one attempt; constructing it checks every field, once."""
 
     task_id: str
     attempt: int
     job: Mapping[str, Any]
     partition: Partition
-    #: `dataset_uuid` per output index, when the runtime assigns them.
-    dataset_uuids: Mapping[int, str] = field(default_factory=dict)
+    #: (output_index, dataset_uuid) pairs, when the runtime assigns the uuids.
+    outputs: tuple[tuple[int, str], ...] = ()
 
     def __post_init__(self) -> None:
         check_task_id(self.task_id)
         check_attempt(self.attempt)
-        for index, value in self.dataset_uuids.items():
-            _index(index)
+        seen: set[int] = set()
+        for index, value in self.outputs:
+            if _index(index) in seen:
+                raise FatalError(f"task outputs list output_index {index} twice")
+            seen.add(index)
             _uuid(value, index)
+
+    @property
+    def dataset_uuids(self) -> dict[int, str]:
+        """`dataset_uuid` per output index."""
+        return dict(self.outputs)
 
 
 def _show(value: Any) -> str:
@@ -85,18 +93,12 @@ def _partition(raw: Any) -> Partition:
         raise FatalError(f"task partition: {error}") from None
 
 
-def _outputs(raw: Any) -> dict[int, str]:
+def _outputs(raw: Any) -> tuple[tuple[Any, Any], ...]:
     if raw is None:
-        return {}
+        return ()
     if not isinstance(raw, list) or not all(isinstance(o, Mapping) for o in raw):
         raise FatalError('task outputs must be a list of {"output_index": N, "dataset_uuid": "..."}')
-    found: dict[int, str] = {}
-    for output in raw:
-        index = _index(output.get("output_index"))
-        if index in found:
-            raise FatalError(f"task outputs list output_index {index} twice")
-        found[index] = _uuid(output.get("dataset_uuid"), index)
-    return found
+    return tuple((output.get("output_index"), output.get("dataset_uuid")) for output in raw)
 
 
 def parse_task(text: str | bytes) -> Task:
@@ -112,10 +114,7 @@ def parse_task(text: str | bytes) -> Task:
     job = raw.get("job")
     if not isinstance(job, Mapping):
         raise FatalError("task job must be the job block, a JSON object")
-    return Task(
-        check_task_id(raw.get("task_id")),
-        check_attempt(raw.get("attempt")),
-        job,
-        _partition(raw.get("partition")),
-        _outputs(raw.get("outputs")),
-    )
+    # Task checks the fields; read as Any, since they are not yet known to have their types.
+    task_id: Any = raw.get("task_id")
+    attempt: Any = raw.get("attempt")
+    return Task(task_id, attempt, job, _partition(raw.get("partition")), _outputs(raw.get("outputs")))

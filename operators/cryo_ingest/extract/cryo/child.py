@@ -13,14 +13,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cryo_ingest.extract.cryo.child_main import PARENT_VARIABLE, URL_VARIABLE
 from cryo_ingest.extract.cryo.options import CryoRun
 from cryo_ingest.job.endpoints import Endpoint
-from trace_operators.contract import Cancelled, RetryableError, TaskContext
+from trace_operators.contract import RetryableError, TaskContext
 
 #: Seconds between heartbeats while the child runs.
 POLL_SECONDS = 0.5
@@ -104,16 +103,9 @@ def _send(child: subprocess.Popen[bytes], request: bytes) -> None:
 def _wait(child: subprocess.Popen[bytes], ctx: TaskContext) -> None:
     """Heartbeat until the child exits; `Cancelled` (the caller kills it) on cancellation or deadline."""
     while True:
-        ctx.heartbeat()
-        if ctx.cancel.is_set():
-            raise Cancelled("the task was cancelled while Cryo ran")
-        timeout = POLL_SECONDS
-        if ctx.deadline is not None:
-            timeout = min(timeout, ctx.deadline - time.monotonic())
-            if timeout <= 0:
-                raise Cancelled("the task ran past its deadline while Cryo ran")
+        ctx.checkpoint("while Cryo ran")
         try:
-            child.wait(timeout)
+            child.wait(ctx.seconds_left(POLL_SECONDS))
             return
         except subprocess.TimeoutExpired:
             continue
