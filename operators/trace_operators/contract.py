@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -152,6 +152,10 @@ class StoreError(RetryableError):
     """An object-store failure, naming the operation and the object; a later attempt may succeed."""
 
 
+class StoreAccessError(FatalError):
+    """The store refuses who we are or where we point (credentials, bucket, permission): retrying cannot help."""
+
+
 class ObjectStore(Protocol):
     """Where publications go. Keys are full object keys, `/`-separated; prefixes end in `/`."""
 
@@ -166,8 +170,17 @@ class ObjectStore(Protocol):
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
 
+    def create_bytes(self, key: str, data: bytes) -> bool:
+        """Create the object only if no object has the key (S3 `If-None-Match: *`); False when one was there."""
+
     def get_bytes(self, key: str) -> bytes | None:
         """The object's bytes, or None when it does not exist."""
+
+    def delete(self, keys: Iterable[str]) -> None:
+        """Remove the objects; a key with no object is no error."""
+
+    def abort_incomplete(self, prefix: str) -> None:
+        """Discard what writers that died left half-uploaded under `prefix` (multipart uploads, temporary files)."""
 
     def list_sizes(self, prefix: str) -> dict[str, int]:
         """Every object key under `prefix`, with its size in bytes."""
