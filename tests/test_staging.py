@@ -1,4 +1,4 @@
-"""Staging directories: private, per attempt, removed after use, swept when stale, never escaping the root."""
+"""Staging directories: private, per attempt and process, removed after use, swept when stale, never escaping the root."""
 
 from __future__ import annotations
 
@@ -56,9 +56,10 @@ def strict_umask() -> Iterator[None]:
 
 def test_staged_directory_is_private_empty_and_removed_after(root: Path, strict_umask: None) -> None:
     with staged(root, "task-1", 1) as directory:
-        assert directory == root / "task-1" / "1"
+        assert directory.parent == root / "task-1" / "1"
+        assert directory.name.startswith(f"{os.getpid()}-")
         assert list(directory.iterdir()) == []
-        assert [_mode(p) for p in (root, root / "task-1", directory)] == [0o700, 0o700, 0o700]
+        assert [_mode(p) for p in (root, root / "task-1", directory.parent, directory)] == [0o700] * 4
         (directory / "sub").mkdir()
         (directory / "sub" / "a.parquet").write_bytes(b"x")
     assert list(root.iterdir()) == []
@@ -90,18 +91,21 @@ def test_other_attempts_of_the_task_are_kept(root: Path) -> None:
     assert list(root.iterdir()) == []
 
 
-def test_leftovers_of_a_crashed_run_of_the_same_attempt_are_emptied(root: Path) -> None:
-    leftover = root / "task-1" / "1" / "network_1__blocks__00000000_to_00000999.parquet"
+def test_the_same_attempt_twice_at_once_stages_apart_and_leftovers_never_count(root: Path) -> None:
+    leftover = root / "task-1" / "1" / "99-crashed" / "1__blocks__00000000_to_00000999.parquet"
     leftover.parent.mkdir(parents=True)
     leftover.write_bytes(b"stale")
-    with staged(root, "task-1", 1) as directory:
-        assert list(directory.iterdir()) == []
+    with staged(root, "task-1", 1) as first, staged(root, "task-1", 1) as second:
+        assert first != second and list(first.iterdir()) == list(second.iterdir()) == []
+        (first / "a").write_bytes(b"a")
+    assert sorted(p.name for p in (root / "task-1" / "1").iterdir()) == ["99-crashed"], "each removed only its own"
+    assert leftover.read_bytes() == b"stale", "a crashed run's directory is the sweep's, after the TTL"
 
 
 @pytest.mark.parametrize("task_id", ["x" * 128, "a.b-c_D9", "0", "A..b"])
 def test_allowed_task_ids(root: Path, task_id: str) -> None:
     with staged(root, task_id, MAX_ATTEMPT) as directory:
-        assert directory == root / task_id / str(MAX_ATTEMPT)
+        assert directory.parent == root / task_id / str(MAX_ATTEMPT)
 
 
 @pytest.mark.parametrize(
@@ -160,7 +164,7 @@ def test_a_symlinked_root_stages_in_its_target(root: Path, tmp_path: Path) -> No
     target.mkdir()
     root.symlink_to(target)
     with staged(root, "task-1", 1) as directory:
-        assert directory == target / "task-1" / "1"
+        assert directory.parent == target / "task-1" / "1"
         assert directory.is_dir()
 
 

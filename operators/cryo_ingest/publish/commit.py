@@ -1,49 +1,76 @@
-"""The replace commit protocol: Parquet files, then `_manifest.json`, then `_SUCCESS` last."""
+"""The commit protocol: Parquet files, then `_manifest.json`, then `_SUCCESS` last, created only if absent.
+
+Of two writers racing on one prefix, the first `_SUCCESS` wins; the other returns it when it lists the
+same bytes, and removes it otherwise, since its own uploads may have replaced files under it.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-import pyarrow.parquet as pq
-
+from cryo_ingest.publish.audit import look
 from cryo_ingest.publish.layout import MANIFEST, SUCCESS, Target
-from cryo_ingest.publish.versions import canonical_json
-from trace_operators.contract import ObjectStore, Publication
+from cryo_ingest.publish.marker import FileEntry, file_entry, manifest_bytes, marker_bytes
+from trace_operators.contract import ObjectStore, Publication, RetryableError
 
 
-def _file_entry(key: str, path: Path) -> dict[str, Any]:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return {
-        "key": key,
-        "bytes": path.stat().st_size,
-        "rows": pq.read_metadata(path).num_rows,
-        "sha256": digest.hexdigest(),
-    }
+def find_published(store: ObjectStore, target: Target) -> Publication | None:
+    """The committed publication of `target`, if `_SUCCESS` is there and the prefix holds what it lists."""
+    files = look(store, target).files
+    return None if files is None else _publication(store, target, files)
 
 
-def _marker(target: Target, files: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "chain_id": target.chain_id,
-        "dataset": target.dataset,
-        "range_start": target.start,
-        "range_end": target.end,
-        "config_hash": target.config_hash,
-        "dataset_uuid": target.dataset_uuid,
-        "dataset_version": target.dataset_version,
-        "extractor": target.extractor,
-        "extractor_version": target.extractor_version,
-        "files": files,
-    }
+def publish(
+    store: ObjectStore, target: Target, paths: Sequence[Path], checkpoint: Callable[[], None] = lambda: None
+) -> Publication:
+    """Upload the staged chunk files, the manifest, and the marker last; return the publication."""
+    files = tuple(file_entry(target.prefix + path.name, path) for path in paths)
+    if [f.key for f in files] != list(target.file_keys):
+        raise RetryableError(
+            f"{target.dataset} of blocks {target.start}..{target.end}: the extractor wrote {len(files)} file(s), "
+            f"not the {len(target.file_keys)} chunk file(s) planned"
+        )
+    if (committed := _clear(store, target)) is not None:
+        return committed
+    for path, entry in zip(paths, files):
+        store.put_file(entry.key, path)
+        checkpoint()
+    store.put_bytes(target.prefix + MANIFEST, manifest_bytes(target, files))
+    if store.create_bytes(target.prefix + SUCCESS, marker_bytes(target, files)):
+        return _publication(store, target, files)
+    return _settle(store, target, files)
 
 
-def _publication(store: ObjectStore, target: Target, files: list[dict[str, Any]]) -> Publication:
+def _clear(store: ObjectStore, target: Target) -> Publication | None:
+    """Make the prefix ready for a fresh commit: what a dead writer left, a damaged marker and strays removed.
+
+    Returns the publication instead when another writer committed the prefix meanwhile.
+    """
+    store.abort_incomplete(target.prefix)
+    found = look(store, target)
+    if found.files is not None:
+        return _publication(store, target, found.files)
+    if found.marked:
+        store.delete([target.prefix + SUCCESS])  # first: readers must stop trusting the prefix before it changes
+    keep = {*target.file_keys, target.prefix + MANIFEST}
+    store.delete(sorted(key for key in found.present if key not in keep | {target.prefix + SUCCESS}))
+    return None
+
+
+def _settle(store: ObjectStore, target: Target, files: tuple[FileEntry, ...]) -> Publication:
+    """Another writer's `_SUCCESS` got there first: return it if it lists our bytes, else uncommit it."""
+    if look(store, target).files == files:
+        return _publication(store, target, files)
+    store.delete([target.prefix + SUCCESS])
+    raise RetryableError(
+        f"{target.dataset} of blocks {target.start}..{target.end}: another attempt committed other bytes to "
+        f"version {target.dataset_version} at the same time; its marker was removed so that a retry commits "
+        "one writer's files"
+    )
+
+
+def _publication(store: ObjectStore, target: Target, files: Sequence[FileEntry]) -> Publication:
     return Publication(
         output_index=target.output_index,
         dataset=target.dataset,
@@ -53,53 +80,6 @@ def _publication(store: ObjectStore, target: Target, files: list[dict[str, Any]]
         config_hash=target.config_hash,
         range_start=target.start,
         range_end=target.end,
-        row_count=sum(f["rows"] for f in files),
-        bytes=sum(f["bytes"] for f in files),
+        row_count=sum(f.rows for f in files),
+        bytes=sum(f.bytes for f in files),
     )
-
-
-def _listed_files(raw: bytes, target: Target) -> list[dict[str, Any]] | None:
-    """The files of a marker that commits exactly `target`; None for any other marker."""
-    try:
-        marker = json.loads(raw)
-        files: list[dict[str, Any]] = marker["files"]
-        if marker != _marker(target, files) or not all(
-            isinstance(f["key"], str) and isinstance(f["bytes"], int) and isinstance(f["rows"], int) for f in files
-        ):
-            return None
-    except (ValueError, TypeError, KeyError):
-        return None
-    return files
-
-
-def find_published(store: ObjectStore, target: Target) -> Publication | None:
-    """The committed publication of `target`, if `_SUCCESS` is there and every file it lists is whole."""
-    raw = store.get_bytes(target.prefix + SUCCESS)
-    files = None if raw is None else _listed_files(raw, target)
-    if files is None:
-        return None
-    present = store.list_sizes(target.prefix)
-    if target.prefix + MANIFEST not in present or any(present.get(f["key"]) != f["bytes"] for f in files):
-        return None
-    return _publication(store, target, files)
-
-
-def publish(
-    store: ObjectStore, target: Target, paths: Sequence[Path], checkpoint: Callable[[], None] = lambda: None
-) -> Publication:
-    """Upload the staged chunk files, the manifest, and the marker last; return the publication."""
-    files = []
-    for path in paths:
-        key = target.prefix + path.name
-        files.append(_file_entry(key, path))
-        store.put_file(key, path)
-        checkpoint()
-    manifest = {
-        "version": 1,
-        "dataset_uuid": target.dataset_uuid,
-        "dataset_version": target.dataset_version,
-        "parquet_keys": sorted(f["key"] for f in files),
-    }
-    store.put_bytes(target.prefix + MANIFEST, json.dumps(manifest, separators=(",", ":")).encode())
-    store.put_bytes(target.prefix + SUCCESS, canonical_json(_marker(target, files)).encode())
-    return _publication(store, target, files)

@@ -67,11 +67,14 @@ class Target:
     prefix: str
     extractor: str
     extractor_version: str
+    #: The full object key of every chunk file the version holds, in block order.
+    file_keys: tuple[str, ...]
 
 
 def targets(spec: CryoSpec, partition: Partition, store: ObjectStore, uuids: Mapping[int, str]) -> list[Target]:
     """One target per dataset of the job, in output order; `uuids` are the runtime's, by output index."""
     out = []
+    chunks = plan_chunks(partition, spec.chunk_size)
     for index, dataset in enumerate(spec.datasets):
         hash_ = spec.config_hashes[index]
         uuid_ = uuids.get(index) or spec.default_uuids[index]
@@ -90,6 +93,7 @@ def targets(spec: CryoSpec, partition: Partition, store: ObjectStore, uuids: Map
                 prefix,
                 spec.extractor,
                 spec.extractor_version,
+                tuple(prefix + chunk.file_name(spec.chain_id, dataset) for chunk in chunks),
             )
         )
     return out

@@ -6,7 +6,7 @@ import errno
 import math
 import os
 import shutil
-import stat
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -60,21 +60,23 @@ def check_outside_store(root: Path, store: ObjectStore) -> None:
 
 @contextmanager
 def staged(root: Path, task_id: str, attempt: int) -> Iterator[Path]:
-    """An empty private directory `{root}/{task_id}/{attempt}/`, removed when the block exits.
+    """A new, empty, private directory of this process under `{root}/{task_id}/{attempt}/`, removed on exit.
 
-    It is removed on failure too: the next attempt gets a directory of its own, half-written files
-    help nobody and would fill the worker's disk; the error says what went wrong.
+    Each process gets its own: the same task delivered twice at once must not see, or delete, the
+    other's files, and Cryo silently skips files that exist, so nothing a crashed run left may count.
+    It is removed on failure too: half-written files help nobody and would fill the worker's disk.
     """
     task_dir = _task_dir(root, task_id, attempt)
-    directory = _make_attempt_dir(task_dir, attempt)
+    attempt_dir, directory = _make_process_dir(task_dir, attempt)
     try:
         yield directory
     finally:
         # A failed removal leaves a directory that `sweep_stale` collects later; it must not hide
         # the block's own outcome.
         shutil.rmtree(directory, ignore_errors=True)
-        with suppress(OSError):
-            task_dir.rmdir()  # only when no other attempt of the task is staged here
+        for emptied in (attempt_dir, task_dir):  # only when no other process stages there
+            with suppress(OSError):
+                emptied.rmdir()
 
 
 def sweep_stale(root: Path, ttl_hours: float, now: float | None = None) -> list[Path]:
@@ -111,20 +113,19 @@ def _task_dir(root: Path, task_id: str, attempt: int) -> Path:
     return base / task_id
 
 
-def _make_attempt_dir(task_dir: Path, attempt: int) -> Path:
-    """Create `{task_dir}/{attempt}` empty and private, emptying what a crashed run left there."""
-    directory = task_dir / str(attempt)
+def _make_process_dir(task_dir: Path, attempt: int) -> tuple[Path, Path]:
+    """`{task_dir}/{attempt}`, private, and a new private directory of this process in it."""
+    attempt_dir = task_dir / str(attempt)
     for _ in range(3):
-        _make_private_dir(task_dir)
         try:
-            if _is_real_dir(directory):
-                # Cryo silently skips files that exist: a crashed run's leftovers must not count.
-                shutil.rmtree(directory)
-            _make_private_dir(directory)
-            return directory
+            _make_private_dir(task_dir)
+            _make_private_dir(attempt_dir)
+            directory = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=attempt_dir))
+            _make_private_dir(directory)  # mkdtemp's 0700 is cut by the umask too
+            return attempt_dir, directory
         except FileNotFoundError:
-            continue  # another attempt's clean-up removed the task directory in between: make it again
-    raise StagingError(f"could not create the staging directory {directory}")
+            continue  # another process's clean-up removed a parent in between: make it again
+    raise StagingError(f"could not create a staging directory under {attempt_dir}")
 
 
 def _make_private_dir(path: Path) -> None:
@@ -143,13 +144,6 @@ def _make_private_dir(path: Path) -> None:
         os.fchmod(fd, 0o700)  # explicitly: mkdir's mode is cut by the umask, and an existing dir keeps its own
     finally:
         os.close(fd)
-
-
-def _is_real_dir(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(path.lstat().st_mode)
-    except FileNotFoundError:
-        return False
 
 
 def _newest_mtime(path: Path) -> float:
