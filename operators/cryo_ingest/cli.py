@@ -17,14 +17,13 @@ from trace_operators.contract import FatalError, ObjectStore, Operator, Partitio
 from trace_operators.plugins import Operators, PluginHost
 
 if TYPE_CHECKING:
+    from trace_operators.runtime.runner import RunSummary
     from trace_operators.runtime.taskpath import Worker
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_RETRYABLE = 0, 1, 2, 75
 #: The shell's convention: a process stopped by signal N exits 128 + N (130 for Ctrl-C).
 EXIT_SIGNALLED = 128
 OPERATOR = "cryo_ingest"
-DEFAULT_STORE = "./cryo-data"
-STORE_VARIABLE = "TRACE_CRYO_STORE"
 DEFAULT_STORE = "./cryo-data"
 STORE_VARIABLE = "TRACE_CRYO_STORE"
 
@@ -62,16 +61,21 @@ def _parser() -> argparse.ArgumentParser:
     plan = job_command("plan", "list partitions with their prefixes and versions; touches nothing")
     plan.add_argument("--format", choices=("text", "json"), default="text")
     run = job_command("run", "run every partition locally and print a summary")
+    verify = job_command("verify", "deep check of every committed prefix of the range; exit 1 on damage")
+    verify.add_argument("--format", choices=("text", "json"), default="text")
+    verify.add_argument(
+        "--repair", action="store_true", help="republish each damaged partition to the same version, then check again"
+    )
     task = commands.add_parser("task", help="the container entry: one task JSON in, a TaskResult JSON out")
     task.add_argument("task", metavar="TASK.json", help="a file, or - for standard input")
-    for sub in (plan, run, task):
+    for sub in (plan, run, verify, task):
         sub.add_argument(
             "--store",
             metavar="URL",
             help=f"local path, file:// or s3://bucket[/prefix] (default: ${STORE_VARIABLE}, else {DEFAULT_STORE})",
         )
         sub.add_argument("--extractor", choices=("stub", "cryo"), help="default: $TRACE_CRYO_MODE, else stub")
-    for sub in (run, task):
+    for sub in (run, verify, task):
         sub.add_argument("--log-format", choices=("text", "json"), default="text")
     return parser
 
@@ -196,14 +200,25 @@ def _worker(args: argparse.Namespace, env: Mapping[str, str], resolved: Resolved
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from trace_operators.runtime.progress import Progress
-    from trace_operators.runtime.runner import Runner
-    from trace_operators.runtime.signals import cancel_on_signals
-
     env = _env(args)
     operator, resolved, job = _job(args, env)
     partitions = operator.plan(resolved, _range(args, resolved.range))
     worker = _worker(args, env, resolved, threading.Event())
+    summary = _run_partitions(operator, resolved, job, worker, partitions)
+    print(summary.text())
+    if any(r.outcome == "success" for r in summary.results):
+        print(f"published under {worker.store.ref(worker.store.key(chain_prefix(resolved.spec.chain_id))).url}")
+    return EXIT_OK if not summary.failed else EXIT_PROBLEMS
+
+
+def _run_partitions(
+    operator: Operator, resolved: ResolvedJob, job: dict[str, Any], worker: Worker, partitions: list[Partition]
+) -> RunSummary:
+    """Run `partitions` with a progress display; on SIGINT or SIGTERM, stop them and exit 128 + the signal."""
+    from trace_operators.runtime.progress import Progress
+    from trace_operators.runtime.runner import Runner
+    from trace_operators.runtime.signals import cancel_on_signals
+
     progress = Progress(len(partitions), sum(p.blocks for p in partitions), sys.stderr)
     runner = Runner(operator, resolved, job, worker, on_done=progress.update)
     try:
@@ -213,15 +228,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress.close()
     if received:
         print(
-            "\ncryo-ingest run: interrupted; the partitions in flight stopped, and no prefix of theirs "
+            "\ncryo-ingest: interrupted; the partitions in flight stopped, and no prefix of theirs "
             "has a _SUCCESS marker",
             file=sys.stderr,
         )
-        return EXIT_SIGNALLED + received[0]
-    print(summary.text())
-    where = worker.store.ref(worker.store.key(chain_prefix(resolved.spec.chain_id)))
-    print(f"published under {where.scheme}://{where.bucket.rstrip('/')}/{where.prefix}")
-    return EXIT_OK if not summary.failed else EXIT_PROBLEMS
+        raise SystemExit(EXIT_SIGNALLED + received[0])
+    return summary
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from cryo_ingest.verify import uncommit, verify
+
+    env = _env(args)
+    operator, resolved, job = _job(args, env)
+    partitions = operator.plan(resolved, _range(args, resolved.range))
+    store = _store(args, env)
+    report = verify(resolved.spec, partitions, store)
+    repaired = None
+    if args.repair and report.damaged:
+        worker = _worker(args, env, resolved, threading.Event())
+        summary = _run_partitions(operator, resolved, job, worker, uncommit(store, report.damaged))
+        repaired = (summary, verify(resolved.spec, [d.partition for d in report.damaged], store))
+    if args.format == "json":
+        out = report.to_json()
+        if repaired is not None:
+            out["after_repair"] = repaired[1].to_json()
+        print(json.dumps(out, indent=2))
+    else:
+        for damage in report.damaged:
+            print(damage.text())
+        print(report.text())
+        if repaired is not None:
+            print(f"repair: {repaired[0].text()}")
+            for damage in repaired[1].damaged:
+                print(f"still {damage.text()}")
+            print(f"after repair: {repaired[1].text()}")
+    still = report.damaged if repaired is None else repaired[1].damaged
+    return EXIT_PROBLEMS if still or (repaired is not None and repaired[0].failed) else EXIT_OK
 
 
 def _read_task(source: str) -> bytes:
@@ -255,7 +298,14 @@ def _task_result(args: argparse.Namespace, env: Mapping[str, str], cancel: threa
     return run_task(operator, resolved, task, worker)
 
 
-COMMANDS = {"validate": cmd_validate, "schema": cmd_schema, "plan": cmd_plan, "run": cmd_run, "task": cmd_task}
+COMMANDS = {
+    "validate": cmd_validate,
+    "schema": cmd_schema,
+    "plan": cmd_plan,
+    "run": cmd_run,
+    "verify": cmd_verify,
+    "task": cmd_task,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

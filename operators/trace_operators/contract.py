@@ -106,6 +106,11 @@ class StorageRef:
     prefix: str
     glob: str = "*.parquet"
 
+    @property
+    def url(self) -> str:
+        """`s3://bucket/prefix` or `file:///root/prefix`: where a person or a reader finds it."""
+        return f"{self.scheme}://{self.bucket.rstrip('/')}/{self.prefix}"
+
 
 @dataclass(frozen=True)
 class Publication:
