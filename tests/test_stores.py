@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import subprocess
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -101,6 +102,50 @@ def test_prefixes_that_could_escape_are_refused(store: ObjectStore, prefix: str)
 
 def _all_names(root: Path) -> set[str]:
     return {str(Path(d, n).relative_to(root)) for d, dirs, files in os.walk(root) for n in dirs + files}
+
+
+def test_delete_removes_what_is_there_and_ignores_what_is_not(store: ObjectStore) -> None:
+    for relative in ("p/a.parquet", "p/b.parquet", "p/_SUCCESS", "q/a.parquet"):
+        store.put_bytes(store.key(relative), b"x")
+    store.delete([store.key("p/a.parquet"), store.key("p/_SUCCESS"), store.key("p/never-there")])
+    store.delete([])
+    assert set(store.list_sizes(store.key(""))) == {store.key("p/b.parquet"), store.key("q/a.parquet")}
+
+
+def test_abort_incomplete_leaves_whole_objects_alone(store: ObjectStore) -> None:
+    store.put_bytes(store.key("p/a.parquet"), b"whole")
+    store.abort_incomplete(store.key("p/"))
+    store.abort_incomplete(store.key("nothing/"))
+    assert store.get_bytes(store.key("p/a.parquet")) == b"whole"
+
+
+def test_local_abort_incomplete_removes_only_dead_writers_temporary_files(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "store")
+    store.put_bytes("p/a.parquet", b"whole")
+    dead = _dead_pid()
+    paths = {
+        name: tmp_path / "store" / "p" / name
+        for name in (f".b.parquet.tmp-{dead}-0a1b", f".c.parquet.tmp-{os.getpid()}-0a1b", ".d.tmp-old-format")
+    }
+    for path in paths.values():
+        path.write_bytes(b"half")
+    (tmp_path / "store" / "q").mkdir()
+    (tmp_path / "store" / "q" / f".e.tmp-{dead}-0a1b").write_bytes(b"other prefix")
+
+    store.abort_incomplete("p/")
+
+    assert sorted(p.name for p in (tmp_path / "store" / "p").iterdir()) == [
+        f".c.parquet.tmp-{os.getpid()}-0a1b",
+        "a.parquet",
+    ], "a live writer's file is its own"
+    assert (tmp_path / "store" / "q" / f".e.tmp-{dead}-0a1b").exists()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 def test_local_writes_leave_no_temporary_files_and_temporary_files_are_never_listed(tmp_path: Path) -> None:
