@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryo_ingest.job.validation import schema_text, validate_job
 from trace_operators.contract import Partition, Problem, ResolvedJob, TaskContext, TaskResult
 from trace_operators.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from trace_operators.plugins import Operators
 
 
 class CryoIngest:
@@ -41,3 +44,12 @@ class CryoIngest:
 @hookimpl
 def trace_operators() -> list[CryoIngest]:
     return [CryoIngest()]
+
+
+def operators() -> Operators:
+    """Every operator of the platform, ours registered through the same door as installed plugins."""
+    import sys
+
+    from trace_operators.plugins import PluginHost
+
+    return PluginHost({CryoIngest.name: sys.modules[__name__]}).operators()

@@ -169,6 +169,14 @@ def check_document(data: Any, operators: Operators, strict: bool = False) -> tup
     return problems, moved
 
 
+def job_names(data: Any, operator: str) -> list[str]:
+    """The names of the document's jobs of `operator`, in document order."""
+    found = _jobs_of(data)
+    if isinstance(found, Problem):
+        return []
+    return [j["name"] for j in found[0] if isinstance(j, dict) and j.get("operator") == operator and "name" in j]
+
+
 def find_job(data: Any, name: str) -> dict[str, Any] | None:
     """The job called `name`, with the DAG's defaults applied."""
     found = _jobs_of(data)

@@ -1,0 +1,31 @@
+"""A `cryo_ingest` job taken from a DAG file, checked as `validate` checks it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trace_operators.contract import FatalError
+from trace_operators.dag.checks import find_job, job_names
+from trace_operators.dag.validation import check_file
+from trace_operators.plugins import Operators
+
+OPERATOR = "cryo_ingest"
+
+
+class JobError(FatalError):
+    """The DAG does not validate, or has no `cryo_ingest` job of that name."""
+
+
+def load_job(dag: Path, name: str, operators: Operators) -> dict[str, Any]:
+    """The job block called `name`, the DAG's defaults applied, from a DAG file that validates."""
+    doc, findings = check_file(dag, operators)
+    errors = [f for f in findings if f.severity == "error"]
+    if doc is None or errors:
+        raise JobError("the DAG does not validate:\n" + "\n".join(f.text() for f in errors))
+    job = find_job(doc.data, name)
+    if job is None or job.get("operator") != OPERATOR:
+        names = job_names(doc.data, OPERATOR)
+        there = f"its {OPERATOR} jobs are: {', '.join(names)}" if names else f"it has no {OPERATOR} job at all"
+        raise JobError(f"{dag} has no {OPERATOR} job named {name!r}; {there}")
+    return job
