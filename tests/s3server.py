@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +36,36 @@ class S3Server:
         }
 
     def reset(self) -> None:
-        """Forget every bucket and object."""
-        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        """Forget every bucket, object and IAM user."""
+        self._post("/moto-api/reset")
+
+    @contextmanager
+    def checking_credentials(self) -> Iterator[None]:
+        """Signatures and IAM policies checked in the block (moto accepts any credentials otherwise)."""
+        self._post("/moto-api/reset-auth", b"0")
+        try:
+            yield
+        finally:
+            self._post("/moto-api/reset-auth", b"inf")
+
+    def iam_user(self, name: str, allow: list[str]) -> dict[str, str]:
+        """`AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` of a new IAM user allowed the `allow` actions everywhere."""
+        import boto3
+
+        iam = boto3.client("iam", endpoint_url=self.endpoint, region_name=REGION, **_client_credentials())
+        iam.create_user(UserName=name)
+        if allow:
+            statement = {"Effect": "Allow", "Action": allow, "Resource": "*"}
+            policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+            iam.put_user_policy(UserName=name, PolicyName="allow", PolicyDocument=policy)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+    def _post(self, path: str, body: bytes = b"") -> None:
+        # text/plain: moto reads reset-auth's count from the raw body, which a form type would swallow.
+        request = urllib.request.Request(
+            self.endpoint + path, data=body, method="POST", headers={"Content-Type": "text/plain"}
+        )
         with urllib.request.urlopen(request, timeout=10):
             pass
 
@@ -79,12 +109,13 @@ def s3_bucket(moto_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Bucke
         monkeypatch.delenv(name, raising=False)
     for name, value in moto_server.env.items():
         monkeypatch.setenv(name, value)
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_server.endpoint,
-        region_name=REGION,
-        aws_access_key_id=_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-    )
+    client = boto3.client("s3", endpoint_url=moto_server.endpoint, region_name=REGION, **_client_credentials())
     client.create_bucket(Bucket=BUCKET)
     return S3Bucket(name=BUCKET, url=f"s3://{BUCKET}", endpoint=moto_server.endpoint, client=client)
+
+
+def _client_credentials() -> dict[str, str]:
+    return {
+        "aws_access_key_id": _CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": _CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import traceback
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from trace_operators.contract import ObjectStore, StorageRef, StoreError
 from trace_operators.stores import ACCEPTED_FORMS, LocalStore, S3Store, open_store
-from trace_operators.stores.s3 import MiB
 
-from tests.s3server import S3Bucket, S3Server
+from tests.s3server import S3Bucket
 
 #: Bytes with every value in them, so nothing gets away with a text-mode round trip.
 PAYLOAD = bytes(range(256)) * 40 + b"\r\n\x00end"
@@ -195,90 +191,6 @@ def test_local_listing_does_not_follow_symlinks_out_of_the_root(tmp_path: Path) 
 def test_local_ref_names_the_root(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "store")
     assert store.ref("cryo/1/") == StorageRef("file", str(tmp_path / "store"), "cryo/1/", "*.parquet")
-
-
-# -- the S3 store -------------------------------------------------------------------------------
-
-
-def test_s3_keys_and_refs_carry_the_url_prefix(s3_bucket: S3Bucket) -> None:
-    store = open_store(f"{s3_bucket.url}/some/prefix/")
-    store.put_bytes(store.key("cryo/_SUCCESS"), b"{}")
-    listed = s3_bucket.client.list_objects_v2(Bucket=s3_bucket.name)["Contents"]
-    assert [item["Key"] for item in listed] == ["some/prefix/cryo/_SUCCESS"]
-    assert store.ref(store.key("cryo/")) == StorageRef("s3", "cryo-test", "some/prefix/cryo/", "*.parquet")
-
-
-def test_s3_uploads_large_files_in_parts(s3_bucket: S3Bucket, tmp_path: Path) -> None:
-    store = S3Store(s3_bucket.name, part_bytes=5 * MiB)
-    big = bytes(range(256)) * (12 * MiB // 256) + b"tail"
-    store.put_file("big.parquet", _file(tmp_path, "big", big))
-    store.put_file("small.parquet", _file(tmp_path, "small", PAYLOAD))
-
-    head = s3_bucket.client.head_object(Bucket=s3_bucket.name, Key="big.parquet")
-    assert head["ETag"].strip('"').endswith("-3"), "5 + 5 + 2 MiB"
-    assert head["ContentLength"] == len(big)
-    assert "-" not in s3_bucket.client.head_object(Bucket=s3_bucket.name, Key="small.parquet")["ETag"]
-    assert store.get_bytes("big.parquet") == big
-    assert store.list_sizes("") == {"big.parquet": len(big), "small.parquet": len(PAYLOAD)}
-
-
-def test_s3_parts_below_the_s3_minimum_are_refused() -> None:
-    with pytest.raises(ValueError, match=re.escape("part_bytes must be at least 5242880 (5 MiB)")):
-        S3Store("cryo-test", part_bytes=MiB)
-
-
-def test_s3_store_is_shared_by_threads(s3_bucket: S3Bucket) -> None:
-    store = open_store(s3_bucket.url)
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda i: store.put_bytes(f"t/{i:02d}", bytes([i]) * i), range(1, 33)))
-    assert store.list_sizes("t/") == {f"t/{i:02d}": i for i in range(1, 33)}
-
-
-def test_s3_errors_name_the_operation_bucket_and_code_never_the_credentials(
-    s3_bucket: S3Bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLEKEYID1234")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-Value-That-Must-Not-Leak")
-    store = open_store("s3://no-such-bucket/pre")
-    source = _file(tmp_path, "a", PAYLOAD)
-    calls = {
-        "put s3://no-such-bucket/pre/k": lambda: store.put_bytes(store.key("k"), b"x"),
-        "put s3://no-such-bucket/pre/f": lambda: store.put_file(store.key("f"), source),
-        "get s3://no-such-bucket/pre/k": lambda: store.get_bytes(store.key("k")),
-        "list s3://no-such-bucket/pre/": lambda: store.list_sizes(store.key("")),
-    }
-    for where, call in calls.items():
-        with pytest.raises(StoreError) as caught:
-            call()
-        assert str(caught.value) == f"S3 {where} failed: NoSuchBucket"
-        told = "".join(traceback.format_exception(caught.value))
-        assert "s3cr3t" not in told and "AKIAEXAMPLEKEYID1234" not in told
-
-
-def test_s3_unreachable_endpoint_is_a_store_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    with socket.socket() as probe:  # a port nobody listens on once the probe is closed
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "y",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
-        "AWS_CONFIG_FILE": "/dev/null",
-    }
-    store = S3Store("cryo-test", env=env, max_attempts=1)
-    with pytest.raises(StoreError, match=re.escape("S3 get s3://cryo-test/k failed: EndpointConnectionError")):
-        store.get_bytes("k")
-
-
-def test_s3_reads_its_settings_from_the_env_it_is_given(
-    s3_bucket: S3Bucket, moto_server: S3Server, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in moto_server.env:
-        monkeypatch.delenv(name)
-    store = open_store(s3_bucket.url, env=moto_server.env)
-    store.put_bytes("k", b"through the given env")
-    assert s3_bucket.client.get_object(Bucket=s3_bucket.name, Key="k")["Body"].read() == b"through the given env"
 
 
 # -- open_store ---------------------------------------------------------------------------------
