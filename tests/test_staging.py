@@ -1,4 +1,4 @@
-"""Staging directories: private, per attempt and process, removed after use, swept when stale, never escaping the root."""
+"""Staging directories: private, per attempt and process, removed after use, swept when stale, kept in the root."""
 
 from __future__ import annotations
 

@@ -247,8 +247,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     repaired = None
     if args.repair and report.damaged:
         worker = _worker(args, env, resolved, threading.Event())
-        summary = _run_partitions(operator, resolved, job, worker, uncommit(store, report.damaged))
-        repaired = (summary, verify(resolved.spec, [d.partition for d in report.damaged], store))
+        todo = uncommit(store, report.damaged)
+        repaired = (_run_partitions(operator, resolved, job, worker, todo), verify(resolved.spec, todo, store))
     if args.format == "json":
         out = report.to_json()
         if repaired is not None:
@@ -268,8 +268,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _read_task(source: str) -> bytes:
+    """The task's bytes, up to one past the largest task allowed: a larger one is refused without reading it whole."""
+    from trace_operators.runtime.tasks import MAX_TASK_BYTES
+
     try:
-        return sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+        if source == "-":
+            return sys.stdin.buffer.read(MAX_TASK_BYTES + 1)
+        with open(source, "rb") as file:
+            return file.read(MAX_TASK_BYTES + 1)
     except OSError as error:
         raise FatalError(f"cannot read the task file {source}: {error.strerror}") from None
 

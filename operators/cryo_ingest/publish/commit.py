@@ -16,9 +16,16 @@ from trace_operators.contract import ObjectStore, Publication, RetryableError
 
 
 def find_published(store: ObjectStore, target: Target) -> Publication | None:
-    """The committed publication of `target`, if `_SUCCESS` is there and the prefix holds what it lists."""
+    """The committed publication of `target`, if `_SUCCESS` is there and the prefix holds what it lists.
+
+    What a writer killed beside a committed marker left half-written goes: nothing reads it, but it must
+    not stay forever.
+    """
     files = look(store, target).files
-    return None if files is None else _publication(store, target, files)
+    if files is None:
+        return None
+    store.abort_incomplete(target.prefix)
+    return _publication(store, target, files)
 
 
 def publish(

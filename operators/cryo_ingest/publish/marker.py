@@ -67,7 +67,7 @@ def parse_marker(raw: bytes, target: Target) -> tuple[FileEntry, ...]:
         marker = json.loads(raw)
         listed = marker["files"]
         files = tuple(_entry(item) for item in listed)
-    except (ValueError, TypeError, KeyError) as error:  # UnicodeDecodeError is a ValueError
+    except (ValueError, TypeError, KeyError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
         raise MarkerError(f"_SUCCESS is not a marker ({_why(error)})") from None
     keys = [f.key for f in files]
     if keys != list(target.file_keys):
@@ -129,4 +129,6 @@ def _difference(keys: Sequence[str], expected: Sequence[str]) -> str:
 
 
 def _why(error: Exception) -> str:
+    if isinstance(error, RecursionError):
+        return "nested too deep"
     return "missing field 'files'" if isinstance(error, KeyError) else str(error).split("\n")[0][:200]
