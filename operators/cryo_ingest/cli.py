@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from cryo_ingest.publish.layout import chain_prefix
 from trace_operators.contract import FatalError, ObjectStore, Operator, Partition, ResolvedJob, TaskError, TaskResult
-from trace_operators.plugins import Operators, PluginHost
+from trace_operators.plugins import Operators
 
 if TYPE_CHECKING:
+    from cryo_ingest.read import JobView
     from trace_operators.runtime.runner import RunSummary
     from trace_operators.runtime.taskpath import Worker
 
@@ -61,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     plan = job_command("plan", "list partitions with their prefixes and versions; touches nothing")
     plan.add_argument("--format", choices=("text", "json"), default="text")
     run = job_command("run", "run every partition locally and print a summary")
+    files = job_command("files", "the current view: committed files of the job's current config, each block once")
+    files.add_argument("--dataset", required=True, metavar="NAME")
+    files.add_argument("--format", choices=("text", "json"), default="text")
+    status = job_command("status", "published, damaged and missing ranges per dataset; exit 1 when not complete")
+    status.add_argument("--format", choices=("text", "json"), default="text")
+    status.add_argument("--rows", action="store_true", help="also count rows (reads each committed _SUCCESS)")
     verify = job_command("verify", "deep check of every committed prefix of the range; exit 1 on damage")
     verify.add_argument("--format", choices=("text", "json"), default="text")
     verify.add_argument(
@@ -68,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     task = commands.add_parser("task", help="the container entry: one task JSON in, a TaskResult JSON out")
     task.add_argument("task", metavar="TASK.json", help="a file, or - for standard input")
-    for sub in (plan, run, verify, task):
+    for sub in (plan, run, files, status, verify, task):
         sub.add_argument(
             "--store",
             metavar="URL",
@@ -89,9 +96,9 @@ def _env(args: argparse.Namespace) -> dict[str, str]:
 
 def _operators() -> Operators:
     """Every operator, ours registered through the same door as installed plugins; failures reported."""
-    from cryo_ingest import plugin
+    from cryo_ingest.plugin import operators as all_operators
 
-    operators = PluginHost({OPERATOR: plugin}).operators()
+    operators = all_operators()
     for failure in operators.failures:
         print(f"warning: plugin {failure.plugin} not loaded: {failure.error}", file=sys.stderr)
     return operators
@@ -125,28 +132,36 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def _job(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[Operator, ResolvedJob, dict[str, Any]]:
     """The named job of a DAG file that validates (checked once, here), its operator, and the job resolved."""
-    from trace_operators.dag.checks import find_job
-    from trace_operators.dag.validation import check_file
-
-    operators = _operators()
-    doc, findings = check_file(args.dag, operators)
-    errors = [f for f in findings if f.severity == "error"]
-    if doc is None or errors:
-        raise UsageError("the DAG does not validate:\n" + "\n".join(f.text() for f in errors))
-    job = find_job(doc.data, args.job)
-    operator = operators.get(OPERATOR)
-    if job is None or job.get("operator") != OPERATOR or operator is None:
-        raise UsageError(f"{args.dag} has no {OPERATOR} job named {args.job!r}")
+    job = _job_block(args)
+    operator = _operators().get(OPERATOR)
+    assert operator is not None  # ours is built in
     return operator, operator.resolve_job(job, env), job
 
 
+def _job_block(args: argparse.Namespace) -> dict[str, Any]:
+    from cryo_ingest.job.load import JobError, load_job
+
+    try:
+        return load_job(args.dag, args.job, _operators())
+    except JobError as error:
+        raise UsageError(str(error)) from None
+
+
 def _range(args: argparse.Namespace, fixed: Partition | None) -> Partition:
+    """The range of the flags, else the job's own; a usage error when there is neither."""
+    given = _given_range(args)
+    if given is not None:
+        return given
+    if fixed is None:
+        raise UsageError("the job has no start_block/end_block: pass --start-block and --end-block")
+    return fixed
+
+
+def _given_range(args: argparse.Namespace) -> Partition | None:
     if (args.start_block is None) != (args.end_block is None):
         raise UsageError("give both --start-block and --end-block, or neither")
     if args.start_block is None:
-        if fixed is None:
-            raise UsageError("the job has no start_block/end_block: pass --start-block and --end-block")
-        return fixed
+        return None
     try:
         return Partition(args.start_block, args.end_block)
     except FatalError as error:
@@ -236,6 +251,37 @@ def _run_partitions(
     return summary
 
 
+def _view(args: argparse.Namespace) -> JobView:
+    from cryo_ingest.extract.registry import extractor_name
+    from cryo_ingest.read import JobView
+
+    env = _env(args)
+    return JobView(_job_block(args), _store(args, env), extractor_name(env), _given_range(args))
+
+
+def cmd_files(args: argparse.Namespace) -> int:
+    view = _view(args)
+    try:
+        dataset = view.dataset_name(args.dataset)
+    except FatalError as error:
+        raise UsageError(f"--dataset: {error}") from None
+    urls = view.urls(dataset)
+    print(json.dumps(urls) if args.format == "json" else "\n".join(urls))
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    view = _view(args)
+    if view.within is None:
+        raise UsageError("the job has no start_block/end_block: pass --start-block and --end-block")
+    found = [view.coverage(dataset, args.rows) for dataset in view.spec.datasets]
+    if args.format == "json":
+        print(json.dumps([c.to_json() for c in found], indent=2))
+    else:
+        print("\n".join(c.text() for c in found))
+    return EXIT_OK if all(c.complete for c in found) else EXIT_PROBLEMS
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from cryo_ingest.verify import uncommit, verify
 
@@ -309,6 +355,8 @@ COMMANDS = {
     "schema": cmd_schema,
     "plan": cmd_plan,
     "run": cmd_run,
+    "files": cmd_files,
+    "status": cmd_status,
     "verify": cmd_verify,
     "task": cmd_task,
 }
