@@ -33,6 +33,9 @@ class CryoIngest:
         return resolve_job(job, env)
 
     def plan(self, resolved: ResolvedJob, range: Partition) -> list[Partition]:
+        from cryo_ingest.publish.layout import check_last_block
+
+        check_last_block(range)  # before splitting: four billion blocks would be millions of doomed partitions
         return range.split(resolved.partition_size)
 
     def run_partition(self, resolved: ResolvedJob, partition: Partition, ctx: TaskContext) -> TaskResult:

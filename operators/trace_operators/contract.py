@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import reprlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -61,9 +62,10 @@ class Partition:
 
     def __post_init__(self) -> None:
         if type(self.start) is not int or type(self.end) is not int or not 0 <= self.start <= self.end:
+            # reprlib: a hostile task's megabyte of string or digits must not become a megabyte of message.
             raise FatalError(
-                f"blocks {self.start!r}..{self.end!r} are not a range: start and end are integers with "
-                "0 <= start <= end (end is inclusive)"
+                f"blocks {reprlib.repr(self.start)}..{reprlib.repr(self.end)} are not a range: start and end are "
+                "integers with 0 <= start <= end (end is inclusive)"
             )
         if not self.partition_key:
             object.__setattr__(self, "partition_key", f"{self.start}-{self.end}")

@@ -10,7 +10,13 @@ from typing import Any
 
 from cryo_ingest.job.config import DEFAULT_CHUNK_SIZE
 from cryo_ingest.job.datasets import canonical, status_gap
-from cryo_ingest.publish.layout import MAX_FILES_PER_PARTITION, files_needed
+from cryo_ingest.publish.layout import (
+    MAX_BLOCK_NUMBER,
+    MAX_FILES_PER_PARTITION,
+    files_needed,
+    past_last_block,
+    too_many_files,
+)
 from trace_operators.contract import Problem
 from trace_operators.dag.schema_errors import SchemaCheck
 
@@ -119,15 +125,25 @@ def _range_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
             ("config", "end_block"),
             "end_block is inclusive and must be >= start_block",
         )
-    size = _int(config, "partition_size")
+    for key, block in (("start_block", start), ("end_block", end)):
+        if block is not None and (problem := past_last_block(block)):
+            yield Problem("config.range", f"{key}: {problem}", ("config", key), f"write at most {MAX_BLOCK_NUMBER}")
     chunk = _int(config, "chunk_size") or DEFAULT_CHUNK_SIZE
-    if size and (files := files_needed(size, chunk)) > MAX_FILES_PER_PARTITION:
+    size = _int(config, "partition_size")
+    if size and (problem := too_many_files(size, chunk)):
         yield Problem(
             "config.too-many-files",
-            f"a partition of {size} blocks in chunks of {chunk} needs {files} Parquet "
-            f"files per dataset; at most {MAX_FILES_PER_PARTITION} are allowed",
+            f"partition_size: {problem}",
             ("config", "partition_size"),
             f"raise chunk_size to at least {files_needed(size, MAX_FILES_PER_PARTITION)} or shrink partition_size",
+        )
+    elif size is None and start is not None and end is not None and (problem := too_many_files(end - start + 1, chunk)):
+        yield Problem(
+            "config.too-many-files",
+            f"without partition_size the fixed range is one partition: {problem}",
+            ("config", "end_block"),
+            f"add a partition_size of at most {MAX_FILES_PER_PARTITION * chunk}, or raise chunk_size to at "
+            f"least {files_needed(end - start + 1, MAX_FILES_PER_PARTITION)}",
         )
 
 

@@ -14,12 +14,12 @@ if TYPE_CHECKING:
 
 MANIFEST = "_manifest.json"
 SUCCESS = "_SUCCESS"
-#: What a job may ask for: the Query Service reads at most 1024 keys a manifest; the platform caps a range at
-#: 256 files. Validation holds jobs to it.
+#: The most chunk files one partition may need per dataset: the Query Service reads at most 1024 keys a manifest
+#: and the platform caps a range at 256 files. Validation holds a job's partition_size to it, `plan_chunks` every
+#: partition a task or a run brings.
 MAX_FILES_PER_PARTITION = 256
-#: Bounds on one partition that a task may not pass, far above what a job may ask for.
-MAX_BLOCKS = 10_000_000
-MAX_CHUNKS = 10_000
+#: The last block number Cryo can hold: it keeps block numbers as u32, in memory and in its files.
+MAX_BLOCK_NUMBER = 2**32 - 1
 
 
 @dataclass(frozen=True, order=True)
@@ -39,14 +39,42 @@ def files_needed(blocks: int, chunk_size: int) -> int:
     return -(-blocks // chunk_size)
 
 
+def too_many_files(blocks: int, chunk_size: int) -> str | None:
+    """What is wrong with a partition of `blocks` blocks in chunks of `chunk_size`, if it needs too many files."""
+    files = files_needed(blocks, chunk_size)
+    if files <= MAX_FILES_PER_PARTITION:
+        return None
+    return (
+        f"{blocks:,} blocks in chunks of {chunk_size:,} make {files:,} Parquet files per dataset; "
+        f"at most {MAX_FILES_PER_PARTITION} are allowed"
+    )
+
+
+def past_last_block(block: int) -> str | None:
+    """What is wrong with block number `block`, if Cryo cannot hold it."""
+    if block <= MAX_BLOCK_NUMBER:
+        return None
+    return f"block {block:,} is past {MAX_BLOCK_NUMBER:,}, the last block number Cryo can hold (u32)"
+
+
+def check_last_block(blocks: Partition) -> None:
+    """Fatal when the range reaches past the last block number Cryo can hold."""
+    if problem := past_last_block(blocks.end):
+        raise FatalError(
+            f"blocks {blocks.start}..{blocks.end}: {problem}: end the range at block {MAX_BLOCK_NUMBER:,} or below"
+        )
+
+
 def plan_chunks(partition: Partition, chunk_size: int) -> list[Chunk]:
-    """Chunks of `chunk_size` blocks from the partition's start, the last one shorter, as Cryo cuts them."""
+    """Chunks of `chunk_size` blocks from the partition's start, as Cryo cuts them; fatal past validation's bounds."""
     if type(chunk_size) is not int or chunk_size < 1:
         raise FatalError(f"chunk_size must be an integer of at least 1, not {chunk_size!r}")
-    if partition.blocks > MAX_BLOCKS or files_needed(partition.blocks, chunk_size) > MAX_CHUNKS:
+    check_last_block(partition)
+    if problem := too_many_files(partition.blocks, chunk_size):
         raise FatalError(
-            f"blocks {partition.start}..{partition.end} in chunks of {chunk_size} exceed one partition's bounds "
-            f"({MAX_BLOCKS:,} blocks, {MAX_CHUNKS:,} files)"
+            f"blocks {partition.start}..{partition.end}: {problem}: split the range into partitions of at most "
+            f"{MAX_FILES_PER_PARTITION * chunk_size:,} blocks, or raise chunk_size to at least "
+            f"{files_needed(partition.blocks, MAX_FILES_PER_PARTITION):,}"
         )
     return [Chunk(p.start, p.end) for p in partition.split(chunk_size)]
 

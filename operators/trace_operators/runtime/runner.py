@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -12,14 +13,15 @@ from trace_operators.contract import FatalError, Operator, Partition, ResolvedJo
 from trace_operators.runtime.taskpath import Worker, failure, run_task
 from trace_operators.runtime.tasks import Task
 
-#: Seconds before retry n (1-based) of a partition: 1, 2, 4, ... capped.
+#: The most seconds before retry n (1-based) of a partition: 1, 2, 4, ... capped.
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 
 
 def backoff(attempt: int) -> float:
-    """Seconds to wait after failed attempt `attempt` (1-based) before the next one."""
-    return min(BACKOFF_BASE * 2.0 ** (attempt - 1), BACKOFF_CAP)
+    """Seconds to wait after failed attempt `attempt` (1-based): full jitter, uniform up to 1, 2, 4, ... capped."""
+    # Partitions that failed together (a node's rate limit, an outage) must not all come back at once.
+    return random.uniform(0.0, min(BACKOFF_BASE * 2.0 ** (attempt - 1), BACKOFF_CAP))
 
 
 @dataclass
@@ -82,7 +84,7 @@ class Runner:
         result = self.attempt(partition, attempt)
         while result.outcome == "retryable_error" and attempt < self.resolved.max_attempts:
             delay = self.backoff(attempt)
-            self.worker.logger.info("retrying %s in %.0f s: %s", result.task_id, delay, result.error_message)
+            self.worker.logger.info("retrying %s in %.1f s: %s", result.task_id, delay, result.error_message)
             if self.worker.cancel.wait(delay):  # a cancellation ends the wait at once, not after it
                 break
             attempt += 1

@@ -11,7 +11,10 @@ from typing import Any
 
 from trace_operators.contract import FatalError, Partition
 
+#: A task holds one job block and one partition, a few KiB: 1 MiB leaves room for any job and bounds what is read.
 MAX_TASK_BYTES = 1 << 20
+#: Levels of arrays and objects a task may nest; a job block needs six (task, job, inputs, item, where, list).
+MAX_TASK_DEPTH = 32
 MAX_ATTEMPT = 10_000
 #: One path segment, never `.` or `..` (the first character is alphanumeric): staging puts it in a path.
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -101,14 +104,38 @@ def _outputs(raw: Any) -> tuple[tuple[Any, Any], ...]:
     return tuple((output.get("output_index"), output.get("dataset_uuid")) for output in raw)
 
 
+def _nesting(value: Any) -> int:
+    """How many levels of arrays and objects `value` nests, counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def parse_task(text: str | bytes) -> Task:
     """A `Task` from its JSON; anything malformed is a `FatalError` saying what and where."""
     if len(text) > MAX_TASK_BYTES:
-        raise FatalError(f"task JSON is larger than {MAX_TASK_BYTES} bytes")
+        raise FatalError(
+            f"task JSON is larger than {MAX_TASK_BYTES:,} bytes (1 MiB): a task holds one job block and one "
+            "partition; hand over the task, not data"
+        )
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise FatalError(f"task JSON is not UTF-8: {error.reason} at byte {error.start}") from None
+    too_deep = FatalError(f"task JSON nests more than {MAX_TASK_DEPTH} levels of arrays and objects")
     try:
         raw = json.loads(text)
+    except RecursionError:  # nested past the interpreter's recursion limit
+        raise too_deep from None
     except ValueError as error:
         raise FatalError(f"task is not valid JSON: {error}") from None
+    if _nesting(raw) > MAX_TASK_DEPTH:
+        raise too_deep
     if not isinstance(raw, Mapping):
         raise FatalError("task must be a JSON object with task_id, attempt, job and partition")
     job = raw.get("job")

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -49,6 +48,8 @@ class ChildResult:
     summary: FreezeSummary
     #: What the child wrote on stderr (Cryo's panics), summarised; raw, as the task path redacts.
     said: str
+    #: Each distinct error of the failed chunks with its count, as Cryo put it (the node's own words); raw too.
+    errors: tuple[str, ...]
 
 
 def run_child(
@@ -66,59 +67,48 @@ def run_child(
             "MALLOC_ARENA_MAX": "2",
         }
     )
-    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-        # A session of its own: a terminal's Ctrl-C reaches only the parent, which kills the child itself.
-        child = subprocess.Popen(
-            [sys.executable, "-m", "cryo_ingest.extract.cryo.child_main"],
-            stdin=subprocess.PIPE,
-            stdout=stdout,
-            stderr=stderr,
-            cwd=out_dir,
-            env=env,
-            start_new_session=True,
-        )
+    # Pipes, not files: on a full disk (staging is often on /tmp) a file would lose the child's result.
+    # A session of its own: a terminal's Ctrl-C reaches only the parent, which kills the child itself.
+    with subprocess.Popen(
+        [sys.executable, "-m", "cryo_ingest.extract.cryo.child_main"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=out_dir,
+        env=env,
+        start_new_session=True,
+    ) as child:
         try:
-            _send(child, request)
-            _wait(child, ctx)
+            stdout, stderr = _communicate(child, request, ctx)
         finally:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
-        texts = []
-        for file in (stdout, stderr):
-            file.seek(0)
-            texts.append(file.read().decode(errors="replace"))
-        return child_result(child.returncode, texts[0], texts[1], endpoint.pool)
+    return child_result(
+        child.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace"), endpoint.pool
+    )
 
 
-def _send(child: subprocess.Popen[bytes], request: bytes) -> None:
-    assert child.stdin is not None
-    try:
-        child.stdin.write(request)
-        child.stdin.close()
-    except BrokenPipeError:
-        pass  # the child died before reading: its exit status and stderr tell why
-
-
-def _wait(child: subprocess.Popen[bytes], ctx: TaskContext) -> None:
-    """Heartbeat until the child exits; `Cancelled` (the caller kills it) on cancellation or deadline."""
+def _communicate(child: subprocess.Popen[bytes], request: bytes, ctx: TaskContext) -> tuple[bytes, bytes]:
+    """Send the request, then heartbeat until the child exits; `Cancelled` (the caller kills it) on cancellation."""
+    unsent: bytes | None = request
     while True:
         ctx.checkpoint("while Cryo ran")
         try:
-            child.wait(ctx.seconds_left(POLL_SECONDS))
-            return
+            # Called again after a timeout, communicate goes on sending the input and loses no output.
+            return child.communicate(unsent, ctx.seconds_left(POLL_SECONDS))
         except subprocess.TimeoutExpired:
-            continue
+            unsent = None  # handed over already: it may not be given twice
 
 
 def child_result(returncode: int, stdout: str, stderr: str, pool: str) -> ChildResult:
-    """The child's summary line, or `RetryableError` saying how the child reading `pool` ended."""
+    """The child's result line, or `RetryableError` saying how the child reading `pool` ended."""
     said = summarise(stderr)
     if returncode == 0:
         try:
-            counts = json.loads(stdout.strip().splitlines()[-1])
-            summary = FreezeSummary(int(counts["n_completed"]), int(counts["n_skipped"]), int(counts["n_errored"]))
-            return ChildResult(summary, said)
+            line = json.loads(stdout.strip().splitlines()[-1])
+            summary = FreezeSummary(int(line["n_completed"]), int(line["n_skipped"]), int(line["n_errored"]))
+            return ChildResult(summary, said, tuple(str(error) for error in line["errors"]))
         except (IndexError, KeyError, TypeError, ValueError):
             pass
     how = f"was killed by {_signal_name(-returncode)}" if returncode < 0 else f"exited with {returncode}"

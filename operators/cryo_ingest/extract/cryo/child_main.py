@@ -3,8 +3,10 @@
 Reads `{"memory_limit": bytes, "runs": [{"datasets": [...], "kwargs": {...}}]}` on stdin, the RPC URL
 from `$CRYO_INGEST_RPC_URL` (never argv, which any local user can read) and the pid of the parent
 that started it from `$CRYO_INGEST_PARENT_PID`; runs one `cryo.freeze` per run and prints one JSON
-line of summed counts on stdout. Exits 0 when every call returned, even with failed chunks; nonzero
-with a traceback on stderr otherwise; at once, with `ORPHANED`, when its parent is gone.
+line on stdout: the summed counts, and `errors`, each distinct error of the failed chunks as Cryo's
+verbose summary gives it (its Python binding gives none). Exits 0 when every call returned, even
+with failed chunks; nonzero with a traceback on stderr otherwise; at once, with `ORPHANED`, when its
+parent is gone.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ ORPHANED = 3
 WATCH_SECONDS = 0.25
 #: `PR_SET_PDEATHSIG` of <linux/prctl.h>.
 _PR_SET_PDEATHSIG = 1
+#: The heading under which Cryo's verbose output lists each distinct error of the failed chunks (ten at most),
+#: one "- <error> (<count>x)" item each, and the heading after that list.
+_ERRORS_HEADING = "error summary"
+_NEXT_HEADING = "collection summary"
+#: How much of one error the result keeps.
+ERROR_CHARS = 500
 
 
 def die_with_parent() -> None:
@@ -53,11 +61,61 @@ def _watch(parent: int) -> None:
     os._exit(ORPHANED)
 
 
+def chunk_errors(printed: str) -> list[str]:
+    """Each distinct error of the failed chunks, with its count ("... (2x)"), from what Cryo printed verbosely."""
+    errors: list[str] = []
+    listing = item = False
+    for line in printed.splitlines():
+        text = " ".join(line.split())
+        if text in (_ERRORS_HEADING, _NEXT_HEADING):
+            listing, item = text == _ERRORS_HEADING, False
+        elif not listing or not text or set(text) == {"─"}:  # the heading's underline
+            continue
+        elif text.startswith("- ") or text == "...":  # "...": more than ten distinct errors
+            errors.append(text.removeprefix("- "))
+            item = True
+        elif item:  # an error of several lines
+            errors[-1] += " " + text
+    return [_clip(error) for error in errors]
+
+
+def _clip(error: str) -> str:
+    """`error`, cut at a space before `ERROR_CHARS`: a URL is kept whole or left out, never cut in two."""
+    if len(error) <= ERROR_CHARS:
+        return error
+    return error[:ERROR_CHARS].rpartition(" ")[0] + " [...]"
+
+
+class _Printed:
+    """What this process writes on fd 1 from now on (Cryo's verbose output), read through a pipe by a thread."""
+
+    # A pipe rather than a file: on a full disk a file refuses the writes, and Rust's `println!` panics then.
+    def __init__(self) -> None:
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 1)
+        os.close(write_end)
+        self._parts: list[bytes] = []
+        # Cryo releases the GIL while it runs, so the pipe is drained as it fills.
+        self._reader = threading.Thread(target=self._drain, args=(read_end,), name="cryo-stdout", daemon=True)
+        self._reader.start()
+
+    def _drain(self, read_end: int) -> None:
+        while part := os.read(read_end, 65536):
+            self._parts.append(part)
+        os.close(read_end)
+
+    def close(self) -> str:
+        """Stop reading (fd 1 goes to stderr) and give what was printed."""
+        os.dup2(2, 1)  # closes the pipe's last write end: the reader meets its end
+        self._reader.join()
+        return b"".join(self._parts).decode(errors="replace")
+
+
 def main() -> None:
-    """Run the request; write the counts line to the original stdout."""
+    """Run the request; write the result line to the original stdout."""
     die_with_parent()
     result_fd = os.dup(1)
-    os.dup2(2, 1)  # whatever Cryo prints goes to stderr: stdout carries only the result line
+    os.dup2(2, 1)  # whatever else is printed goes to stderr: stdout carries only the result line
     request = json.load(sys.stdin)
     limit = request["memory_limit"]
     # Set here rather than in preexec_fn, which can deadlock a parent that runs threads.
@@ -66,13 +124,15 @@ def main() -> None:
     import cryo
 
     totals = dict.fromkeys(COUNTS, 0)
+    printed = _Printed()
     for run in request["runs"]:
         counts = cryo.freeze(run["datasets"], rpc=url, **run["kwargs"])
         for key in COUNTS:
             totals[key] += counts[key]
         if totals["n_errored"]:
             break
-    os.write(result_fd, (json.dumps(totals) + "\n").encode())
+    result = {**totals, "errors": chunk_errors(printed.close())}
+    os.write(result_fd, (json.dumps(result) + "\n").encode())
 
 
 if __name__ == "__main__":

@@ -42,8 +42,9 @@ def cryo_runs(request: ExtractRequest) -> list[CryoRun]:
         "chunk_size": request.chunk_size,
         "output_dir": str(request.out_dir),
         "network_name": str(request.chain_id),
-        "verbose": False,
-        "no_report": True,  # a report would write the RPC URL to disk
+        # Its summary of the failed chunks' errors is the only place Cryo gives them; the child reads it.
+        "verbose": True,
+        "no_report": True,  # a report would write the RPC URL to disk, and it names no error
         **output_kwargs(request.output),
         **throughput_kwargs(request.throughput),
     }

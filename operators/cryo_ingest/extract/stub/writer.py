@@ -7,6 +7,7 @@ files are byte-identical only between machines with the same pyarrow.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,6 +20,8 @@ from cryo_ingest.extract.stub.shape import check_dataset, stub_blocks
 from cryo_ingest.extract.stub.tables import BUILDERS
 from cryo_ingest.job.options import LZ4, Compression
 from cryo_ingest.publish.layout import plan_chunks
+from cryo_ingest.publish.staging import ROOT_VAR
+from trace_operators.contract import RetryableError
 
 #: Columns whose values are (nearly) all distinct: a dictionary would only cost time and bytes.
 _DISTINCT = {
@@ -89,6 +92,11 @@ def _write_parquet(
             **options,
         )
         os.replace(partial, path)
-    except BaseException:
+    except BaseException as error:
         partial.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise RetryableError(
+                f"no space left on the staging filesystem, writing {path}: free space there or set {ROOT_VAR} "
+                f"to a larger one ({error.strerror})"
+            ) from None
         raise
