@@ -1,31 +1,29 @@
 """pytest plugin: a real anvil node holding the deterministic test chain, and a JSON-RPC proxy to it.
 
 `anvil` (session) starts the binary from npm and builds `tests/chain.py`'s chain once; `other_anvil`
-starts a node of another chain; `rpc_proxy` puts a proxy in front of `anvil` that accepts any path
-and user info and can misbehave on purpose (refuse methods, fail blocks, slow down, pose as another
-chain, drop receipt statuses). A missing binary fails the tests: it never skips them.
+starts a node of another chain; `rpc_proxy` puts a `tests.faultproxy` proxy in front of `anvil` that
+accepts any path and user info and can misbehave on purpose (refuse methods, fail blocks, slow down,
+pose as another chain, drop receipt statuses, and whatever rule a test adds). A missing binary fails
+the tests: it never skips them.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import tempfile
-import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.chain import Chain, build_chain, rpc
+from tests.faultproxy import Delay, Fault, FaultProxy, Request, Respond, rewrite_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 ANVIL_BIN = ROOT / ".tools/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
@@ -127,11 +125,11 @@ def other_anvil() -> Iterator[Node]:
         node.stop()
 
 
-class RpcProxy:
-    """A JSON-RPC proxy on its own loopback port that forwards to `upstream`, misbehaving as told."""
+class RpcProxy(FaultProxy):
+    """A `FaultProxy` in front of a JSON-RPC node, with the faults the extractor's tests name as attributes."""
 
     def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
+        super().__init__(upstream, forward_path=False)
         #: Methods answered with geth's "method does not exist" error.
         self.refuse: set[str] = set()
         #: Block numbers whose `eth_getBlockByNumber` gets an HTTP 503.
@@ -142,72 +140,52 @@ class RpcProxy:
         self.chain_id: int | None = None
         #: Drop `status` from receipts and give the pre-Byzantium `root` instead.
         self.strip_status = False
-        self.calls: Counter[str] = Counter()
-        #: (path with query, Authorization header) of every request.
-        self.seen: set[tuple[str, str | None]] = set()
-        self._server = _Server(("127.0.0.1", 0), _handler(self))
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.rules += [self._delayed, self._failed, self._rewritten]
 
-    def url(self, userinfo: str = "", path: str = "/") -> str:
-        return f"http://{userinfo + '@' if userinfo else ''}127.0.0.1:{self.port}{path}"
+    @property
+    def calls(self) -> Counter[str]:
+        """JSON-RPC calls received, by method (each call of a batch counts)."""
+        return Counter(call["method"] for request in list(self.requests) for call in request.calls)
 
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    @property
+    def seen(self) -> set[tuple[str, str | None]]:
+        """(path with query, Authorization header) of every request."""
+        return {(request.path, request.header("Authorization")) for request in list(self.requests)}
 
-    def answer(self, request: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
-        """HTTP status and JSON-RPC answer to one request (None: no body)."""
-        method, params = request.get("method", ""), request.get("params") or []
-        self.calls[method] += 1
-        time.sleep(self.delay)
+    def _delayed(self, request: Request) -> Fault | None:
+        return Delay(self.delay) if self.delay else None
+
+    def _failed(self, request: Request) -> Fault | None:
+        for call in request.calls:
+            params = call.get("params") or []
+            if call["method"] == "eth_getBlockByNumber" and params and int(params[0], 16) in self.fail_blocks:
+                return Respond(503)
+        return None
+
+    def _rewritten(self, request: Request) -> Fault | None:
+        rewritten = set(self.refuse)
+        if self.chain_id is not None:
+            rewritten.add("eth_chainId")
+        if self.strip_status:
+            rewritten.update(("eth_getBlockReceipts", "eth_getTransactionReceipt"))
+        # None when nothing here applies, so that a rule a test adds after these gets its turn.
+        if not any(call["method"] in rewritten for call in request.calls):
+            return None
+        return rewrite_answers(request, self._answer)
+
+    def _answer(self, call: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
+        method = call["method"]
         if method in self.refuse:
             message = f"the method {method} does not exist/is not available"
-            return 200, {"jsonrpc": "2.0", "id": request.get("id"), "error": {"code": -32601, "message": message}}
-        if method == "eth_getBlockByNumber" and params and int(params[0], 16) in self.fail_blocks:
-            return 503, None
+            return {"jsonrpc": "2.0", "id": call.get("id"), "error": {"code": -32601, "message": message}}
         if method == "eth_chainId" and self.chain_id is not None:
-            return 200, {"jsonrpc": "2.0", "id": request.get("id"), "result": hex(self.chain_id)}
-        answer = json.loads(_forward(self.upstream, json.dumps(request).encode()))
+            return {**answer, "result": hex(self.chain_id)}
         if self.strip_status and method in ("eth_getBlockReceipts", "eth_getTransactionReceipt"):
             receipts = answer.get("result")
             for receipt in receipts if isinstance(receipts, list) else [receipts] if receipts else []:
                 receipt.pop("status", None)
                 receipt["root"] = "0x" + "11" * 32
-        return 200, answer
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Cryo opens up to 100 connections at once: a short backlog drops some and costs 1 s retransmits.
-    request_queue_size = 256
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hangs up (a killed Cryo) is no news
-
-
-def _forward(url: str, body: bytes) -> bytes:
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.read()
-
-
-def _handler(proxy: RpcProxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            proxy.seen.add((self.path, self.headers.get("Authorization")))
-            status, answer = proxy.answer(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            body = json.dumps(answer).encode() if answer is not None else b""
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    return Handler
+        return answer
 
 
 @pytest.fixture

@@ -219,6 +219,11 @@ def test_compression_argument() -> None:
 
 NAMES = ", ".join(CANONICAL)
 NOT_A_RANGE = "are not a range: start and end are integers with 0 <= start <= end (end is inclusive)"
+#: Cryo's error of a chunk whose block came back as an HTTP 503 with no body (its verbose summary).
+CRYO_ON_EMPTY_503 = (
+    "Cryo's errors: Failed to get block: Deserialization Error: EOF while parsing a value at line 1 column 0. "
+    "Response: (1x)"
+)
 
 
 @pytest.mark.parametrize(
@@ -230,8 +235,9 @@ NOT_A_RANGE = "are not a range: start and end are integers with 0 <= start <= en
         ("chunk_size", 0, "chunk_size must be an integer of at least 1, not 0"),
         (
             "end",
-            20_000_000,
-            "blocks 0..20000000 in chunks of 25 exceed one partition's bounds (10,000,000 blocks, 10,000 files)",
+            6_400,  # 257 files of 25 blocks: one past the bound validation holds jobs to
+            "blocks 0..6400: 6,401 blocks in chunks of 25 make 257 Parquet files per dataset; at most 256 are "
+            "allowed: split the range into partitions of at most 6,400 blocks, or raise chunk_size to at least 26",
         ),
         ("u256_types", ("u32",), "u256_types must be a non-empty list of binary, string, f32, f64; got ['u32']"),
         ("row_group_size", 0, "row_group_size must be an integer of at least 1, not 0"),
@@ -288,7 +294,9 @@ def test_the_endpoint_secrets_reach_the_node_and_messages_name_only_the_pool(
     rpc_proxy.fail_blocks = {3}
     with pytest.raises(RetryableError) as failed_chunk:
         extract(tmp_path / "again", url, ("blocks",), 0, 9, chunk_size=5)
-    assert str(failed_chunk.value) == f"Cryo failed 1 chunk(s) reading pool {POOL}; missing: blocks 0..4 (blocks)"
+    assert str(failed_chunk.value) == (
+        f"Cryo failed 1 chunk(s) reading pool {POOL}; missing: blocks 0..4 (blocks); {CRYO_ON_EMPTY_503}"
+    )
 
     closed = f"http://alice:pw-s3cret@127.0.0.1:{free_port()}{SECRET_PATH}"
     with pytest.raises(RetryableError) as unreachable:
@@ -319,12 +327,13 @@ def test_what_the_endpoint_serves_is_asked_once_per_process(rpc_proxy: RpcProxy,
         extractor.extract(
             request(rpc_proxy.url(), tmp_path / attempt, ("blocks", "traces"), 0, 9, 5), context(tmp_path)
         )
-    # Cryo itself asks the chain id once a call, and trace_block once a block; ours are the one extra of each.
+    # Cryo itself asks the chain id once a call, and trace_block once a block; ours are the one extra of each,
+    # and the headers the checks before commit read, once a block of each extraction.
     assert dict(rpc_proxy.calls) == {
         "eth_chainId": 1 + 2,
         "eth_blockNumber": 1,
         "trace_block": 1 + 2 * 10,
-        "eth_getBlockByNumber": 2 * 10,
+        "eth_getBlockByNumber": 2 * 10 + 2 * 10,
     }
 
 
@@ -367,7 +376,9 @@ def test_failed_chunks_are_retryable_and_named(rpc_proxy: RpcProxy, tmp_path: Pa
     rpc_proxy.fail_blocks = {33}  # HTTP 503: Cryo retries only 429s, so the chunk fails
     with pytest.raises(RetryableError) as raised:
         extract(tmp_path, rpc_proxy.url(), ("blocks", "logs"), 0, 49, chunk_size=10)
-    assert str(raised.value) == f"Cryo failed 1 chunk(s) reading pool {POOL}; missing: blocks 30..39 (blocks)"
+    assert str(raised.value) == (
+        f"Cryo failed 1 chunk(s) reading pool {POOL}; missing: blocks 30..39 (blocks); {CRYO_ON_EMPTY_503}"
+    )
 
 
 CHILD_MODULE = "cryo_ingest.extract.cryo.child_main"
@@ -522,7 +533,7 @@ def test_a_child_whose_parent_is_gone_exits_before_reading_its_request(rpc_proxy
     assert written(tmp_path) == []
 
     ours = child(os.getpid())
-    assert (ours.returncode, ours.stdout) == (0, '{"n_completed": 1, "n_skipped": 0, "n_errored": 0}\n')
+    assert (ours.returncode, ours.stdout) == (0, '{"n_completed": 1, "n_skipped": 0, "n_errored": 0, "errors": []}\n')
     assert [name for name, _ in written(tmp_path)] == [f"{CHAIN_ID}__blocks__00000000_to_00000009.parquet"]
 
 

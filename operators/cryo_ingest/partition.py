@@ -8,7 +8,7 @@ from cryo_ingest.extract.base import ExtractRequest
 from cryo_ingest.extract.registry import load_extractor
 from cryo_ingest.job.config import CryoSpec
 from cryo_ingest.publish.commit import find_published, publish
-from cryo_ingest.publish.layout import Target, targets
+from cryo_ingest.publish.layout import Target, plan_chunks, targets
 from cryo_ingest.publish.staging import staged
 from trace_operators.contract import Partition, Publication, ResolvedJob, TaskContext, TaskMetrics, TaskResult
 
@@ -30,6 +30,10 @@ def _extract_and_publish(
             spec.endpoint,
         )
         files = extractor.extract(request, ctx)
+        from cryo_ingest.checks.tables import check_tables  # pyarrow, only once there is something to check
+
+        pool = spec.endpoint.pool if spec.endpoint else None
+        check_tables(files, spec.chain_id, plan_chunks(partition, spec.chunk_size), pool)
         return [publish(ctx.store, t, files[t.dataset], ctx.checkpoint) for t in missing]
 
 

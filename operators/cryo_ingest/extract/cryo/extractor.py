@@ -5,6 +5,7 @@ endpoint is asked whether it serves the job's chain, the range is not past its h
 trace methods the datasets need. The child runs `cryo.freeze` under a memory limit, killed on
 cancellation or at the deadline. Cryo reports failed chunks only as a count and its Python binding
 drops the cause of an error ("failed"), so the failed block ranges are named from the missing files.
+The node's headers are read while Cryo runs, and Cryo's tables are checked against them (`checks.node`).
 Messages carry the node's and Cryo's raw text and name the pool, never the URL; the task path redacts.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from cryo_ingest.extract.base import ExtractRequest
 from cryo_ingest.extract.cryo.child import run_child
 from cryo_ingest.extract.cryo.collect import collect_files
+from cryo_ingest.extract.cryo.headers import HeaderFetch
 from cryo_ingest.extract.cryo.node import Node
 from cryo_ingest.extract.cryo.options import CryoRun, cryo_runs
 from cryo_ingest.job.datasets import CANONICAL, status_gap
@@ -59,7 +61,12 @@ class CryoExtractor:
             return node
 
     def extract(self, request: ExtractRequest, ctx: TaskContext) -> dict[str, list[Path]]:
-        """Write every chunk file of every dataset; `FatalError`, `RetryableError` or `Cancelled` naming the pool."""
+        """Write every chunk file of every dataset, checked against the node's headers.
+
+        `FatalError`, `RetryableError` or `Cancelled`, naming the pool.
+        """
+        from cryo_ingest.checks.node import check_against_node  # imported first: a missing Keccak fails before Cryo
+
         plan = plan_extraction(request)
         node = self.node(plan.endpoint)
         node.check_chain_id(request.chain_id)
@@ -67,10 +74,16 @@ class CryoExtractor:
         node.check_methods(request.datasets, request.start)
         ctx.checkpoint()
         request.out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        result = run_child(plan.runs, plan.endpoint, request.out_dir, ctx, self.memory_limit)
-        return collect_files(
-            request.out_dir, request.chain_id, request.datasets, plan.chunks, result, plan.endpoint.pool
-        )
+        headers = HeaderFetch(plan.endpoint, plan.partition)  # read while Cryo runs
+        try:
+            result = run_child(plan.runs, plan.endpoint, request.out_dir, ctx, self.memory_limit)
+            files = collect_files(
+                request.out_dir, request.chain_id, request.datasets, plan.chunks, result, plan.endpoint.pool
+            )
+            check_against_node(files, plan.chunks, headers.result(ctx), plan.endpoint.pool)
+        finally:
+            headers.stop()
+        return files
 
 
 def cryo_version() -> str:

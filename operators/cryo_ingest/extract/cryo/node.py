@@ -10,7 +10,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cryo_ingest.job.datasets import NEEDS, PROBES
@@ -109,16 +109,47 @@ class Node:
 
 def rpc_call(endpoint: Endpoint, method: str, *params: Any) -> Any:
     """One JSON-RPC call; `NodeError` for an error answer, `RetryableError` naming the pool otherwise."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
+    return _result(endpoint, method, _exchange(endpoint, method, _call(0, method, params)))
+
+
+def rpc_batch(endpoint: Endpoint, method: str, params: Sequence[Sequence[Any]]) -> list[Any]:
+    """Calls of `method`, one per parameter list, in one POST (a JSON-RPC batch); their results in order.
+
+    `NodeError` for the first error answer, `RetryableError` naming the pool for anything else amiss.
+    """
+    answer = _exchange(endpoint, method, [_call(i, method, p) for i, p in enumerate(params)])
+    if not isinstance(answer, list):
+        # A node refusing the batch as a whole answers one error object.
+        _result(endpoint, method, answer)
+        raise RetryableError(f"pool {endpoint.pool} answered a batch of {method} with something that is not a list")
+    by_id = {one.get("id"): one for one in answer if isinstance(one, dict)}
+    if any(i not in by_id for i in range(len(params))):
+        raise RetryableError(
+            f"pool {endpoint.pool} answered a batch of {len(params)} {method} calls without an answer to each"
+        )
+    return [_result(endpoint, method, by_id[i]) for i in range(len(params))]
+
+
+def _call(id_: int, method: str, params: Sequence[Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": id_, "method": method, "params": list(params)}
+
+
+def _exchange(endpoint: Endpoint, method: str, payload: Any) -> Any:
+    """POST `payload` as JSON; the parsed answer, or the JSON-RPC error some nodes send with an HTTP error status."""
     try:
-        answer = json.loads(_post(endpoint.url, body))
+        return json.loads(_post(endpoint.url, json.dumps(payload).encode()))
     except urllib.error.HTTPError as error:
         answer = _error_body(error)
         if answer is None:
             raise RetryableError(f"pool {endpoint.pool} answered {method} with HTTP {error.code}") from None
+        return answer
     except (OSError, ValueError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", error)
         raise RetryableError(f"pool {endpoint.pool} did not answer {method}: {reason}") from None
+
+
+def _result(endpoint: Endpoint, method: str, answer: Any) -> Any:
+    """The result of one answer object; `NodeError` for an error object, `RetryableError` for anything else."""
     if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
         fault = answer["error"]
         code = fault.get("code")
