@@ -158,7 +158,8 @@ class RpcProxy(FaultProxy):
     def _failed(self, request: Request) -> Fault | None:
         for call in request.calls:
             params = call.get("params") or []
-            if call["method"] == "eth_getBlockByNumber" and params and int(params[0], 16) in self.fail_blocks:
+            number = params[0] if params and str(params[0]).startswith("0x") else None  # not a tag like "finalized"
+            if call["method"] == "eth_getBlockByNumber" and number and int(number, 16) in self.fail_blocks:
                 return Respond(503)
         return None
 

@@ -132,6 +132,23 @@ def test_secret_through_an_alias_is_caught(tmp_path: Path) -> None:
     assert all(rule.startswith("secret.") for rule, _ in findings)
 
 
+def test_job_names_that_are_not_strings_are_problems_not_a_crash(tmp_path: Path) -> None:
+    dag = tmp_path / "dag.yaml"
+    dag.write_text(
+        "name: d\n"
+        "jobs:\n"
+        "  - {name: [a, b], operator: cryo_ingest, outputs: 1,\n"
+        "     config: {chain_id: 1, datasets: [blocks], rpc_pool: p}}\n"
+        "  - name: c\n"
+        "    operator: cryo_ingest\n"
+        "    inputs: [{from: {job: [a, b], output: 0}}]\n"
+        "    outputs: 1\n"
+        "    config: {chain_id: 1, datasets: [blocks], rpc_pool: p}\n"
+    )
+    findings = {(f.rule, f.line) for f in validate_file(dag, PluginHost().operators())}
+    assert findings == {("schema.type", 3), ("dag.missing-input", 7), ("schema.type", 7)}
+
+
 def test_defaults_apply_and_problems_point_at_them(tmp_path: Path) -> None:
     dag = tmp_path / "dag.yaml"
     dag.write_text(

@@ -18,6 +18,7 @@ from trace_operators.plugins import Operators
 
 if TYPE_CHECKING:
     from cryo_ingest.read import JobView
+    from trace_operators.runtime.events import Events
     from trace_operators.runtime.runner import RunSummary
     from trace_operators.runtime.taskpath import Worker
 
@@ -62,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     plan = job_command("plan", "list partitions with their prefixes and versions; touches nothing")
     plan.add_argument("--format", choices=("text", "json"), default="text")
     run = job_command("run", "run every partition locally and print a summary")
+    run.add_argument(
+        "--events",
+        metavar="FILE",
+        help='range requests as JSON lines, {"partition_key", "start", "end"} (inclusive), one task each; - for stdin',
+    )
     files = job_command("files", "the current view: committed files of the job's current config, each block once")
     files.add_argument("--dataset", required=True, metavar="NAME")
     files.add_argument("--format", choices=("text", "json"), default="text")
@@ -75,16 +81,38 @@ def _parser() -> argparse.ArgumentParser:
     )
     task = commands.add_parser("task", help="the container entry: one task JSON in, a TaskResult JSON out")
     task.add_argument("task", metavar="TASK.json", help="a file, or - for standard input")
-    for sub in (plan, run, files, status, verify, task):
+    follow = commands.add_parser(
+        "follow", help="drive a job whose input is a cron source or a block_follower until stopped (SIGINT, SIGTERM)"
+    )
+    follow.add_argument("dag", type=Path, metavar="DAG")
+    follow.add_argument("--job", required=True, metavar="NAME")
+    follow.add_argument(
+        "--poll-seconds",
+        type=_poll_seconds,
+        default=2.0,
+        metavar="S",
+        help="seconds between looks at the head, for a block_follower (default 2)",
+    )
+    for sub in (plan, run, files, status, verify, task, follow):
         sub.add_argument(
             "--store",
             metavar="URL",
             help=f"local path, file:// or s3://bucket[/prefix] (default: ${STORE_VARIABLE}, else {DEFAULT_STORE})",
         )
         sub.add_argument("--extractor", choices=("stub", "cryo"), help="default: $TRACE_CRYO_MODE, else stub")
-    for sub in (run, verify, task):
+    for sub in (run, verify, task, follow):
         sub.add_argument("--log-format", choices=("text", "json"), default="text")
     return parser
+
+
+def _poll_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds <= 3600:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"a number of seconds above 0 and at most 3600, not {text}")
+    return seconds
 
 
 def _env(args: argparse.Namespace) -> dict[str, str]:
@@ -217,13 +245,60 @@ def _worker(args: argparse.Namespace, env: Mapping[str, str], resolved: Resolved
 def cmd_run(args: argparse.Namespace) -> int:
     env = _env(args)
     operator, resolved, job = _job(args, env)
-    partitions = operator.plan(resolved, _range(args, resolved.range))
+    events = _events(args) if args.events else None
+    partitions = events.partitions if events else operator.plan(resolved, _range(args, resolved.range))
     worker = _worker(args, env, resolved, threading.Event())
     summary = _run_partitions(operator, resolved, job, worker, partitions)
+    _report(summary, worker, resolved)
+    return EXIT_OK if not summary.failed and not (events and events.bad) else EXIT_PROBLEMS
+
+
+def _events(args: argparse.Namespace) -> Events:
+    """The range requests of `--events`, one partition each; bad lines are reported on stderr and skipped."""
+    from trace_operators.runtime.events import read_events
+
+    if _given_range(args) is not None:
+        raise UsageError("give --events or --start-block and --end-block, not both")
+    try:
+        if args.events == "-":
+            events = read_events(sys.stdin.buffer)
+        else:
+            with open(args.events, "rb") as file:
+                events = read_events(file)
+    except OSError as error:
+        raise UsageError(f"--events: cannot read {args.events}: {error.strerror}") from None
+    for note in events.bad:
+        print(f"cryo-ingest run: --events {note} (skipped)", file=sys.stderr)
+    for note in events.repeats:
+        print(f"cryo-ingest run: --events {note}: run once", file=sys.stderr)
+    return events
+
+
+def _report(summary: RunSummary, worker: Worker, resolved: ResolvedJob) -> None:
     print(summary.text())
     if any(r.outcome == "success" for r in summary.results):
         print(f"published under {worker.store.ref(worker.store.key(chain_prefix(resolved.spec.chain_id))).url}")
-    return EXIT_OK if not summary.failed else EXIT_PROBLEMS
+
+
+def cmd_follow(args: argparse.Namespace) -> int:
+    from cryo_ingest.follow.follower import Follower, follow_trigger
+    from trace_operators.runtime.signals import cancel_on_signals
+
+    env = _env(args)
+    operator, resolved, job = _job(args, env)
+    worker = _worker(args, env, resolved, threading.Event())
+    try:
+        follower = Follower(operator, resolved, job, worker, follow_trigger(args.dag, job), args.poll_seconds)
+    except FatalError as error:
+        raise UsageError(str(error)) from None
+    try:
+        with cancel_on_signals(worker.cancel) as received:
+            tip = follower.run()
+    finally:  # a deep reorg or a fatal partition stops it too: the summary says what was done before
+        _report(follower.summary(), worker, resolved)
+    stop = "stopped cleanly" if received else "done"
+    print(f"cryo-ingest follow: {stop}; {tip.text()}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _run_partitions(
@@ -359,6 +434,7 @@ COMMANDS = {
     "status": cmd_status,
     "verify": cmd_verify,
     "task": cmd_task,
+    "follow": cmd_follow,
 }
 
 

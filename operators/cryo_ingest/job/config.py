@@ -13,6 +13,8 @@ from cryo_ingest.job.options import Compression, OutputOptions, Throughput
 from cryo_ingest.publish.versions import config_hash, dataset_uuid
 
 DEFAULT_CHUNK_SIZE = 1000
+#: Blocks behind the head taken as not yet safe, for a node without a `finalized` block.
+DEFAULT_FINALITY_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class CryoSpec:
     extractor: str = "stub"
     extractor_version: str = ""
     endpoint: Endpoint | None = None
+    #: Where `follow` stops short of the head; decides when blocks are published, never what: not hashed.
+    finality_depth_blocks: int = DEFAULT_FINALITY_DEPTH
 
     def hashed_config(self, dataset: str) -> dict[str, Any]:
         """The output-affecting config of one dataset: what its config hash covers."""
@@ -82,4 +86,5 @@ def spec_from_config(
         extractor=extractor,
         extractor_version=extractor_version,
         endpoint=endpoint,
+        finality_depth_blocks=config.get("finality_depth_blocks", DEFAULT_FINALITY_DEPTH),
     )

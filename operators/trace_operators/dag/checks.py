@@ -7,6 +7,7 @@ from typing import Any
 
 from trace_operators import secrets
 from trace_operators.contract import Path_, Problem
+from trace_operators.dag.source_rules import source_rules, trigger_input_rules
 from trace_operators.plugins import Operators
 
 DAG_KEYS = ("name", "defaults", "jobs", "publish")
@@ -48,8 +49,9 @@ def _dag_level(data: Mapping[str, Any]) -> Iterator[Problem]:
 
 
 def _platform_rules(job: Mapping[str, Any]) -> Iterator[Problem]:
-    """What the platform refuses in any job block, whatever its operator: secrets and reserved fields."""
+    """What the platform refuses in any job block, whatever its operator: secrets, reserved fields, bad sources."""
     yield from secrets.scan(job)
+    yield from source_rules(job)
     for key in RESERVED_FIELDS:
         if key in job:
             yield Problem(
@@ -62,7 +64,8 @@ def _platform_rules(job: Mapping[str, Any]) -> Iterator[Problem]:
 
 
 def _references(jobs: list[Any], base: Path_) -> Iterator[Problem]:
-    outputs = {j.get("name"): j.get("outputs") for j in jobs if isinstance(j, dict)}
+    # Only names that are strings: a name written as a list or a map is the schema's to report, not a crash here.
+    outputs = {j["name"]: j.get("outputs") for j in jobs if isinstance(j, dict) and isinstance(j.get("name"), str)}
     for i, job in enumerate(jobs):
         inputs = job.get("inputs") if isinstance(job, dict) else None
         for k, item in enumerate(inputs if isinstance(inputs, list) else ()):
@@ -71,7 +74,7 @@ def _references(jobs: list[Any], base: Path_) -> Iterator[Problem]:
                 continue
             at = base + (i, "inputs", k, "from")
             name, index = source["job"], source.get("output")
-            if name not in outputs:
+            if not isinstance(name, str) or name not in outputs:
                 yield Problem(
                     "dag.missing-input",
                     f"input names job {name!r}, which is not in this DAG",
@@ -166,6 +169,8 @@ def check_document(data: Any, operators: Operators, strict: bool = False) -> tup
     problems += _duplicate_names(jobs, base)
     if whole_dag:
         problems += _references(jobs, base)
+        defaulted = [{**defaults, **job} if isinstance(job, dict) else job for job in jobs]
+        problems += trigger_input_rules(defaulted, base, operators)
     return problems, moved
 
 
