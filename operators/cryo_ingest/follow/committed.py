@@ -35,11 +35,11 @@ def committed_tip(view: JobView, start: int | None) -> Tip:
     """
     listed = {dataset: view.versions(dataset) for dataset in view.spec.datasets}
     if start is None:
-        start = min((versions[0].start for versions in listed.values() if versions), default=0)
+        start = min((versions[0].read.start for versions in listed.values() if versions), default=0)
     last = min(_contiguous(versions, start) for versions in listed.values())
     if last < start:
         return Tip(start - 1)
-    holding = next(v for v in listed[BLOCKS] if v.start <= last <= v.end)
+    holding = next(v for v in listed[BLOCKS] if v.read.start <= last <= v.read.end)
     [key] = current_keys(view.spec, [holding], Partition(last, last))
     return Tip(last, block_hash(view.store, key, last))
 
@@ -48,11 +48,11 @@ def _contiguous(versions: Sequence[Stored], start: int) -> int:
     """The last block of the run of `versions` (in block order, none overlapping) that begins at or before `start`."""
     last = start - 1
     for version in versions:
-        if version.end <= last:
+        if version.read.end <= last:
             continue
-        if version.start > last + 1:
+        if version.read.start > last + 1:
             break
-        last = version.end
+        last = version.read.end
     return last
 
 

@@ -28,10 +28,17 @@ class Stored:
     state: State
     #: The current config's target of the same range, when this version is that config's.
     target: Target | None
+    #: The blocks the view reads of it (whole chunks), when not all of them: the rest is another version's.
+    span: tuple[int, int] | None = None
 
     @property
     def partition(self) -> Partition:
         return Partition(self.start, self.end)
+
+    @property
+    def read(self) -> Partition:
+        """The blocks of this version the current view reads."""
+        return Partition(*self.span) if self.span else self.partition
 
     @property
     def parquet_bytes(self) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 from cryo_ingest.job.config import CryoSpec
 from cryo_ingest.publish.layout import SUCCESS
 from cryo_ingest.read.catalog import Stored, catalog
-from cryo_ingest.read.view import current_versions
+from cryo_ingest.read.view import current_keys, current_versions
 from trace_operators.contract import ObjectStore, Partition
 
 #: Markers read at once for `--rows`: each is one small GET.
@@ -73,7 +73,8 @@ def coverage(
     """The coverage of `within` by the current config's versions of `dataset` (rows only when asked: a GET each)."""
     stored = [s for s in catalog(spec, store, dataset) if s.start <= within.end and within.start <= s.end]
     view = current_versions(spec, store, dataset, within, grid, stored)
-    published = _merge(_clip(s.partition, within) for s in view)
+    keys = set(current_keys(spec, view, within))
+    published = _merge(_clip(s.read, within) for s in view)
     damaged = _subtract(_merge(_clip(s.partition, within) for s in stored if s.state == "damaged"), published)
     missing = _subtract(_subtract([within], published), damaged)
     others = [s for s in stored if s.state == "other-config"]
@@ -82,17 +83,18 @@ def coverage(
         tuple(published),
         tuple(damaged),
         tuple(missing),
-        sum(s.parquet_bytes for s in view),
-        _rows(store, view) if rows else None,
+        sum(size for s in view for name, size in s.objects.items() if s.prefix + name in keys),
+        _rows(store, view, keys) if rows else None,
         len(others),
         sum(s.parquet_bytes for s in others),
     )
 
 
-def _rows(store: ObjectStore, view: Sequence[Stored]) -> int:
+def _rows(store: ObjectStore, view: Sequence[Stored], keys: set[str]) -> int:
     def rows(stored: Stored) -> int:
         raw = store.get_bytes(stored.prefix + SUCCESS)
-        return int(json.loads(raw or b"{}").get("row_count", 0))
+        files = json.loads(raw or b"{}").get("files", [])
+        return sum(int(f["rows"]) for f in files if f["key"] in keys)
 
     with ThreadPoolExecutor(WORKERS) as pool:
         return sum(pool.map(rows, view))

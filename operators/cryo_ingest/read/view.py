@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from cryo_ingest.job.config import CryoSpec
-from cryo_ingest.publish.layout import plan_chunks
+from cryo_ingest.publish.layout import Chunk, plan_chunks
 from cryo_ingest.read.catalog import Stored, catalog
 from trace_operators.contract import ObjectStore, Partition
 
@@ -22,22 +23,36 @@ def current_versions(
 ) -> list[Stored]:
     """The published versions of the current config to read over `within`, none overlapping another, in order.
 
-    Where published partitions overlap (a run over another range, or of another `partition_size`), those on
-    the job's own grid (`grid`: its first partition) win, then the longer; the rest fill what is left.
+    Where published partitions overlap, those on the job's own grid win, then the longer; the rest fill what is
+    left with their whole chunk files (a version may be read in part: its `span`).
     `stored` is the dataset's catalog when the caller has listed it already.
     """
     listed = catalog(spec, store, dataset) if stored is None else stored
     published = [s for s in listed if s.state == "published" and _meets(s, within)]
     starts: list[int] = []
-    chosen: dict[int, Stored] = {}
-    for version in sorted(published, key=lambda s: (not _on_grid(s, grid), s.start, s.start - s.end)):
-        at = bisect.bisect(starts, version.start)
-        before = chosen[starts[at - 1]] if at else None
-        after = chosen[starts[at]] if at < len(starts) else None
-        if (before is None or before.end < version.start) and (after is None or version.end < after.start):
-            starts.insert(at, version.start)
-            chosen[version.start] = version
-    return [chosen[start] for start in starts]
+    ends: list[int] = []
+    chosen: list[Stored] = []
+    for version in sorted(published, key=lambda s: (not _on_grid(s, grid), s.start - s.end, s.start)):
+        run: list[Chunk] = []
+        runs: list[list[Chunk]] = []
+        for chunk in plan_chunks(version.partition, spec.chunk_size):
+            at = bisect.bisect_right(starts, chunk.last)
+            if at and ends[at - 1] >= chunk.first:  # a chosen piece holds a block of this chunk
+                if run:
+                    runs.append(run)
+                run = []
+            else:
+                run.append(chunk)
+        if run:
+            runs.append(run)
+        for piece in runs:
+            first, last = piece[0].first, piece[-1].last
+            whole = (first, last) == (version.start, version.end)
+            chosen.append(version if whole else replace(version, span=(first, last)))
+            at = bisect.bisect(starts, first)
+            starts.insert(at, first)
+            ends.insert(at, last)
+    return sorted(chosen, key=lambda s: s.read.start)
 
 
 def current_keys(spec: CryoSpec, versions: Sequence[Stored], within: Partition | None = None) -> list[str]:
@@ -46,10 +61,12 @@ def current_keys(spec: CryoSpec, versions: Sequence[Stored], within: Partition |
     for stored in versions:
         assert stored.target is not None  # a published version is the current config's
         chunks = plan_chunks(stored.partition, spec.chunk_size)
+        read = stored.read
         keys += [
             key
             for chunk, key in zip(chunks, stored.target.file_keys)
-            if _meets(Partition(chunk.first, chunk.last), within)
+            if read.start <= chunk.first <= chunk.last <= read.end
+            and _meets(Partition(chunk.first, chunk.last), within)
         ]
     return keys
 
