@@ -27,6 +27,7 @@ ROWS = {
     "3": ("benchmarks.validate_row", "validation speed"),
     "4": ("benchmarks.stub_row", "stub throughput and memory"),
     "5": ("benchmarks.rerun_row", "idempotent rerun, local and S3"),
+    "6": ("benchmarks.ray_row", "the Ray executor beside the local one"),
 }
 
 

@@ -8,7 +8,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from trace_operators.plugins import Operators
 if TYPE_CHECKING:
     from cryo_ingest.read import JobView
     from trace_operators.runtime.events import Events
+    from trace_operators.runtime.executors import Executor
     from trace_operators.runtime.runner import RunSummary
     from trace_operators.runtime.taskpath import Worker
 
@@ -62,7 +64,8 @@ def _parser() -> argparse.ArgumentParser:
 
     plan = job_command("plan", "list partitions with their prefixes and versions; touches nothing")
     plan.add_argument("--format", choices=("text", "json"), default="text")
-    run = job_command("run", "run every partition locally and print a summary")
+    run = job_command("run", "run every partition, here or on a Ray cluster, and print a summary")
+    _executor_options(run)
     run.add_argument(
         "--events",
         metavar="FILE",
@@ -86,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     follow.add_argument("dag", type=Path, metavar="DAG")
     follow.add_argument("--job", required=True, metavar="NAME")
+    _executor_options(follow)
     follow.add_argument(
         "--poll-seconds",
         type=_poll_seconds,
@@ -248,9 +252,51 @@ def cmd_run(args: argparse.Namespace) -> int:
     events = _events(args) if args.events else None
     partitions = events.partitions if events else operator.plan(resolved, _range(args, resolved.range))
     worker = _worker(args, env, resolved, threading.Event())
-    summary = _run_partitions(operator, resolved, job, worker, partitions)
+    with _executor(args, env, operator, resolved, worker) as execute:
+        summary = _run_partitions(operator, resolved, job, worker, partitions, execute)
     _report(summary, worker, resolved)
     return EXIT_OK if not summary.failed and not (events and events.bad) else EXIT_PROBLEMS
+
+
+def _executor_options(sub: argparse.ArgumentParser) -> None:
+    """`--executor` and `--ray-address`, for each command that runs partitions."""
+    sub.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="where partitions run: threads here (default), or a Ray cluster (pip install 'cryo-ingest[ray]')",
+    )
+    sub.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="the Ray cluster for --executor ray (default: $RAY_ADDRESS, else one started on loopback for the run)",
+    )
+
+
+@contextmanager
+def _executor(
+    args: argparse.Namespace, env: Mapping[str, str], operator: Operator, resolved: ResolvedJob, worker: Worker
+) -> Iterator[Executor]:
+    """Where each attempt runs: this process, or a Ray cluster connected for the block (shipping no secret)."""
+    from trace_operators.runtime.taskpath import run_task
+
+    if args.executor == "local":
+        if args.ray_address:
+            raise UsageError("--ray-address needs --executor ray")
+        yield run_task
+        return
+    from cryo_ingest.extract.registry import extractor_name
+    from cryo_ingest.ray_worker import RayWorker
+    from trace_operators.runtime.executors.ray_cluster import RayMissing, on_ray
+
+    setup = RayWorker(worker.store.ref(worker.store.key("")).url, extractor_name(env), args.log_format)
+    address = args.ray_address or env.get("RAY_ADDRESS") or None
+    with ExitStack() as stack:
+        try:
+            execute = stack.enter_context(on_ray(address, operator, resolved, setup, worker.logger))
+        except RayMissing:
+            raise UsageError("--executor ray needs Ray: pip install 'cryo-ingest[ray]'") from None
+        yield execute
 
 
 def _events(args: argparse.Namespace) -> Events:
@@ -287,30 +333,38 @@ def cmd_follow(args: argparse.Namespace) -> int:
     env = _env(args)
     operator, resolved, job = _job(args, env)
     worker = _worker(args, env, resolved, threading.Event())
-    try:
-        follower = Follower(operator, resolved, job, worker, follow_trigger(args.dag, job), args.poll_seconds)
-    except FatalError as error:
-        raise UsageError(str(error)) from None
-    try:
-        with cancel_on_signals(worker.cancel) as received:
-            tip = follower.run()
-    finally:  # a deep reorg or a fatal partition stops it too: the summary says what was done before
-        _report(follower.summary(), worker, resolved)
+    with _executor(args, env, operator, resolved, worker) as execute:
+        try:
+            trigger = follow_trigger(args.dag, job)
+            follower = Follower(operator, resolved, job, worker, trigger, args.poll_seconds, execute=execute)
+        except FatalError as error:
+            raise UsageError(str(error)) from None
+        try:
+            with cancel_on_signals(worker.cancel) as received:
+                tip = follower.run()
+        finally:  # a deep reorg or a fatal partition stops it too: the summary says what was done before
+            _report(follower.summary(), worker, resolved)
     stop = "stopped cleanly" if received else "done"
     print(f"cryo-ingest follow: {stop}; {tip.text()}", file=sys.stderr)
     return EXIT_OK
 
 
 def _run_partitions(
-    operator: Operator, resolved: ResolvedJob, job: dict[str, Any], worker: Worker, partitions: list[Partition]
+    operator: Operator,
+    resolved: ResolvedJob,
+    job: dict[str, Any],
+    worker: Worker,
+    partitions: list[Partition],
+    execute: Executor | None = None,
 ) -> RunSummary:
     """Run `partitions` with a progress display; on SIGINT or SIGTERM, stop them and exit 128 + the signal."""
     from trace_operators.runtime.progress import Progress
     from trace_operators.runtime.runner import Runner
     from trace_operators.runtime.signals import cancel_on_signals
+    from trace_operators.runtime.taskpath import run_task
 
     progress = Progress(len(partitions), sum(p.blocks for p in partitions), sys.stderr)
-    runner = Runner(operator, resolved, job, worker, on_done=progress.update)
+    runner = Runner(operator, resolved, job, worker, on_done=progress.update, execute=execute or run_task)
     try:
         with cancel_on_signals(worker.cancel) as received:
             summary = runner.run(partitions)
@@ -341,7 +395,7 @@ def cmd_files(args: argparse.Namespace) -> int:
     except FatalError as error:
         raise UsageError(f"--dataset: {error}") from None
     urls = view.urls(dataset)
-    print(json.dumps(urls) if args.format == "json" else "\n".join(urls))
+    sys.stdout.write(json.dumps(urls) + "\n" if args.format == "json" else "".join(url + "\n" for url in urls))
     return EXIT_OK
 
 
@@ -445,6 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FatalError as error:
         print(f"cryo-ingest {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE if isinstance(error, UsageError) else EXIT_PROBLEMS
+    except BrokenPipeError:  # the reader went away (`cryo-ingest files … | head`): what is left has nowhere to go
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SIGNALLED + signal.SIGPIPE
     except KeyboardInterrupt:  # a second Ctrl-C: the way out when the work does not reach a checkpoint
         print(f"\ncryo-ingest {args.command}: interrupted again", file=sys.stderr)
         return EXIT_SIGNALLED + signal.SIGINT

@@ -43,6 +43,15 @@ class CryoIngest:
 
         return run_partition(resolved, partition, ctx)
 
+    def task_resources(self, resolved: ResolvedJob) -> dict[str, float]:
+        """A unit of the job's pool (`rpc_pool:<name>`, its share of the RPC budget), and Cryo's child memory limit."""
+        needs = {f"rpc_pool:{resolved.spec.rpc_pool}": 1.0}
+        if resolved.spec.extractor == "cryo":
+            from cryo_ingest.extract.cryo.extractor import MEMORY_LIMIT
+
+            needs["memory"] = float(MEMORY_LIMIT)
+        return needs
+
 
 @hookimpl
 def trace_operators() -> list[CryoIngest]:

@@ -245,3 +245,15 @@ class Operator(Protocol):
     def plan(self, resolved: ResolvedJob, range: Partition) -> list[Partition]: ...
 
     def run_partition(self, resolved: ResolvedJob, partition: Partition, ctx: TaskContext) -> TaskResult: ...
+
+
+@runtime_checkable
+class NeedsResources(Protocol):
+    """An operator whose tasks hold more of a node than a CPU: an engine reserves it before a task starts.
+
+    Apart from `Operator`, so that an operator without the method is still one.
+    """
+
+    def task_resources(self, resolved: ResolvedJob) -> dict[str, float]:
+        """What one task of `resolved` holds while it runs: `memory` in bytes, and named shares in units."""
+        ...

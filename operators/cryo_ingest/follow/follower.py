@@ -24,9 +24,10 @@ from trace_operators.contract import FatalError, Operator, Partition, ResolvedJo
 from trace_operators.dag.checks import find_job
 from trace_operators.dag.documents import load_document
 from trace_operators.dag.sources import BLOCK_FOLLOWER, CRON, KIND_NAMES, Trigger, next_tick, trigger_of
+from trace_operators.runtime.executors import Executor
 from trace_operators.runtime.progress import Progress
 from trace_operators.runtime.runner import Runner, RunSummary
-from trace_operators.runtime.taskpath import Worker
+from trace_operators.runtime.taskpath import Worker, run_task
 
 #: Seconds between looks at the safe head for a block follower's threshold.
 POLL_SECONDS = 2.0
@@ -81,6 +82,8 @@ class Follower:
     #: The last outcome of each partition run, by partition key: a retry replaces a failure.
     results: dict[str, TaskResult] = field(default_factory=dict)
     busy_seconds: float = 0.0
+    #: Where each attempt runs (`run --executor`): in this process by default.
+    execute: Executor = run_task
 
     def __post_init__(self) -> None:
         if self.spec.endpoint is None:
@@ -151,7 +154,9 @@ class Follower:
         first, last = partitions[0].start, partitions[-1].end
         self.worker.logger.info("safe head %d: blocks %d..%d in %d partitions", safe, first, last, len(partitions))
         progress = Progress(len(partitions), sum(p.blocks for p in partitions), sys.stderr)
-        runner = Runner(self.operator, self.resolved, self.job, self.worker, on_done=progress.update)
+        runner = Runner(
+            self.operator, self.resolved, self.job, self.worker, on_done=progress.update, execute=self.execute
+        )
         try:
             for partition in partitions:
                 if self.worker.cancel.is_set():

@@ -1,4 +1,4 @@
-"""A local runtime: run a job's partitions with bounded concurrency and bounded retries."""
+"""The runner: a job's partitions in order, with bounded concurrency and retries, each attempt on an executor."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trace_operators.contract import FatalError, Operator, Partition, ResolvedJob, TaskResult
+from trace_operators.runtime.executors import Executor
 from trace_operators.runtime.taskpath import Worker, failure, run_task
 from trace_operators.runtime.tasks import Task
 
@@ -68,6 +69,8 @@ class Runner:
     on_done: Callable[[TaskResult], None] = _ignore
     #: Seconds to wait after a failed attempt, by its number.
     backoff: Callable[[int], float] = backoff
+    #: Where each attempt runs: in this process by default.
+    execute: Executor = run_task
 
     def attempt(self, partition: Partition, attempt: int) -> TaskResult:
         """One attempt of `partition`, as a task read like any other: a task id it cannot have is fatal."""
@@ -76,7 +79,7 @@ class Runner:
             task = Task(task_id, attempt, self.job, partition)
         except FatalError as error:
             return failure(task_id, attempt, error, self.resolved.secrets)
-        return run_task(self.operator, self.resolved, task, self.worker)
+        return self.execute(self.operator, self.resolved, task, self.worker)
 
     def run_one(self, partition: Partition) -> TaskResult:
         """Attempts until success, a fatal error, cancellation, or `max_attempts`."""

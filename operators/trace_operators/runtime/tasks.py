@@ -62,6 +62,19 @@ class Task:
         """`dataset_uuid` per output index."""
         return dict(self.outputs)
 
+    def to_json(self) -> str:
+        """The task as the runtime hands it over (SPEC §8): what `parse_task` reads back to an equal task."""
+        partition = self.partition
+        task: dict[str, Any] = {
+            "task_id": self.task_id,
+            "attempt": self.attempt,
+            "job": self.job,
+            "partition": {"partition_key": partition.partition_key, "start": partition.start, "end": partition.end},
+        }
+        if self.outputs:
+            task["outputs"] = [{"output_index": index, "dataset_uuid": value} for index, value in self.outputs]
+        return json.dumps(task)
+
 
 def _show(value: Any) -> str:
     return json.dumps(value, default=repr)[:60]
