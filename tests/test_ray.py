@@ -351,6 +351,6 @@ def test_a_node_removed_mid_run_leaves_every_partition_published_once(
     done = cli(*on_ray(nodes, "run", str(DAG), *JOB), check=True)
     watcher.join()
     assert removed
+    # Whether a task was on the node at that instant is the scheduler's: what must hold is the outcome.
     assert done.stdout.startswith("10/10 partitions published")
-    assert "the task was lost on the Ray cluster" in done.stderr
     assert objects(tmp_path / "cryo-data") == local_bytes
