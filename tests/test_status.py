@@ -19,6 +19,7 @@ from tests.test_read import (
     Lake,
     blocks_only,
     dag_variant,
+    files,
     local_lake,
     planned_versions,
     rechunked,
@@ -50,22 +51,8 @@ def parquet_bytes(lake: Lake, prefixes: list[str]) -> int:
 
 def view_bytes(cli: Cli, lake: Lake, dag: Path, dataset: str, *extra: str) -> int:
     """The bytes of the files `files` lists for `dataset`."""
-    done = cli(
-        "files",
-        str(dag),
-        *JOB,
-        "--dataset",
-        dataset,
-        "--store",
-        lake.url,
-        "--format",
-        "json",
-        *extra,
-        extra_env=lake.env,
-        check=True,
-    )
     sizes = lake.keys()
-    return sum(sizes[lake.key_of(url)] for url in json.loads(done.stdout))
+    return sum(sizes[lake.key_of(url)] for url in files(cli, lake, dag, *extra, dataset=dataset))
 
 
 def mb(size: int) -> str:

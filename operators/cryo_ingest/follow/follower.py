@@ -18,7 +18,7 @@ from cryo_ingest.follow.chain import parent_hash, safe_head
 from cryo_ingest.follow.committed import BLOCKS, Tip, block_hash, committed_tip
 from cryo_ingest.job.config import CryoSpec
 from cryo_ingest.job.endpoints import Endpoint
-from cryo_ingest.publish.layout import MAX_FILES_PER_PARTITION, targets
+from cryo_ingest.publish.layout import MAX_FILES_PER_PARTITION, target
 from cryo_ingest.read import JobView
 from trace_operators.contract import FatalError, Operator, Partition, ResolvedJob, RetryableError, TaskResult
 from trace_operators.dag.checks import find_job
@@ -191,4 +191,4 @@ class Follower:
     def _last_file(self, partition: Partition) -> str:
         """The key of the blocks file the partition just committed its last block in."""
         index = self.spec.datasets.index(BLOCKS)
-        return targets(self.spec, partition, self.worker.store, {})[index].file_keys[-1]
+        return target(self.spec, partition, self.worker.store, index).file_keys[-1]

@@ -55,8 +55,9 @@ def deep_problems(store: ObjectStore, files: tuple[FileEntry, ...]) -> list[str]
         if data is None:
             problems.append(f"{name} is gone")
             continue
-        if hashlib.sha256(data).hexdigest() != entry.sha256:
-            problems.append(f"{name} has SHA-256 {hashlib.sha256(data).hexdigest()[:12]}…, not {entry.sha256[:12]}…")
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != entry.sha256:
+            problems.append(f"{name} has SHA-256 {digest[:12]}…, not {entry.sha256[:12]}…")
             continue
         try:
             rows = pq.read_metadata(io.BytesIO(data)).num_rows

@@ -101,30 +101,39 @@ class Target:
 
 def targets(spec: CryoSpec, partition: Partition, store: ObjectStore, uuids: Mapping[int, str]) -> list[Target]:
     """One target per dataset of the job, in output order; `uuids` are the runtime's, by output index."""
-    out = []
     chunks = plan_chunks(partition, spec.chunk_size)
-    for index, dataset in enumerate(spec.datasets):
-        hash_ = spec.config_hashes[index]
-        uuid_ = uuids.get(index) or spec.default_uuids[index]
-        version = dataset_version(uuid_, spec.chain_id, dataset, partition.start, partition.end, hash_)
-        prefix = store.key(version_prefix(spec.chain_id, dataset, partition.start, partition.end, version))
-        out.append(
-            Target(
-                index,
-                dataset,
-                spec.chain_id,
-                partition.start,
-                partition.end,
-                uuid_,
-                version,
-                hash_,
-                prefix,
-                spec.extractor,
-                spec.extractor_version,
-                tuple(prefix + chunk.file_name(spec.chain_id, dataset) for chunk in chunks),
-            )
-        )
-    return out
+    return [target(spec, partition, store, index, uuids.get(index), chunks) for index in range(len(spec.datasets))]
+
+
+def target(
+    spec: CryoSpec,
+    partition: Partition,
+    store: ObjectStore,
+    index: int,
+    uuid_: str | None = None,
+    chunks: list[Chunk] | None = None,
+) -> Target:
+    """The target of the job's dataset `index` (the default uuid unless the runtime gave one)."""
+    dataset = spec.datasets[index]
+    hash_ = spec.config_hashes[index]
+    uuid_ = uuid_ or spec.default_uuids[index]
+    version = dataset_version(uuid_, spec.chain_id, dataset, partition.start, partition.end, hash_)
+    prefix = store.key(version_prefix(spec.chain_id, dataset, partition.start, partition.end, version))
+    planned = plan_chunks(partition, spec.chunk_size) if chunks is None else chunks
+    return Target(
+        index,
+        dataset,
+        spec.chain_id,
+        partition.start,
+        partition.end,
+        uuid_,
+        version,
+        hash_,
+        prefix,
+        spec.extractor,
+        spec.extractor_version,
+        tuple(prefix + chunk.file_name(spec.chain_id, dataset) for chunk in planned),
+    )
 
 
 def chain_prefix(chain_id: int) -> str:

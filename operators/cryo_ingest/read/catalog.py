@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cryo_ingest.job.config import CryoSpec
-from cryo_ingest.publish.layout import MANIFEST, SUCCESS, Target, chain_prefix, targets
+from cryo_ingest.publish.layout import MANIFEST, SUCCESS, Target, chain_prefix, target
 from trace_operators.contract import FatalError, ObjectStore, Partition
 
 _RANGE = re.compile(r"^(\d+)_(\d+)$")
@@ -68,7 +68,7 @@ def catalog(spec: CryoSpec, store: ObjectStore, dataset: str) -> list[Stored]:
 def _current_target(spec: CryoSpec, store: ObjectStore, index: int, start: int, end: int) -> Target | None:
     """The current config's target for the range, or None for a range it could not publish (another chunking)."""
     try:
-        return targets(spec, Partition(start, end), store, {})[index]
+        return target(spec, Partition(start, end), store, index)
     except FatalError:
         return None
 
