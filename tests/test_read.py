@@ -580,8 +580,8 @@ def test_files_unknown_dataset_job_or_half_a_range_is_a_usage_error(cli: Cli, tm
     assert (done.returncode, done.stdout, done.stderr) == (
         2,
         "",
-        f"cryo-ingest files: {DAG} has no cryo_ingest job named 'cryo_boot'; its cryo_ingest jobs are: "
-        "cryo_bootstrap\n",
+        f"cryo-ingest files: {DAG} has no cryo_ingest job named 'cryo_boot'; did you mean 'cryo_bootstrap'? "
+        "its cryo_ingest jobs are: cryo_bootstrap\n",
     )
     done = cli("files", str(DAG), *JOB, "--dataset", "blocks", "--start-block", "5", "--store", lake.url)
     assert (done.returncode, done.stderr) == (
@@ -590,7 +590,7 @@ def test_files_unknown_dataset_job_or_half_a_range_is_a_usage_error(cli: Cli, tm
     )
     with pytest.raises(FatalError, match=r"^the job has no dataset 'receipts'; its datasets are: blocks, transactions"):
         read.files(DAG, "cryo_bootstrap", "receipts", store=lake.url)
-    with pytest.raises(FatalError, match=r"has no cryo_ingest job named 'cryo_boot'; its cryo_ingest jobs are"):
+    with pytest.raises(FatalError, match=r"job named 'cryo_boot'; did you mean 'cryo_bootstrap'\? its"):
         read.files(DAG, "cryo_boot", "blocks", store=lake.url)
 
 

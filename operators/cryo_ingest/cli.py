@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryo_ingest.publish.layout import chain_prefix
+from cryo_ingest.usage import USAGES, VersionAction
 from trace_operators.contract import FatalError, ObjectStore, Operator, Partition, ResolvedJob, TaskError, TaskResult
 from trace_operators.plugins import Operators
 
@@ -37,10 +38,20 @@ class UsageError(FatalError):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cryo-ingest", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="cryo-ingest",
+        description=__doc__,
+        epilog="`cryo-ingest COMMAND --help` shows what a command does, an example and its exit status.",
+    )
+    _version_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    validate = commands.add_parser("validate", help="validate DAG files and folders (*.yaml, *.yml)")
+    def command(name: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, **USAGES[name].parser_texts())
+        _version_option(sub)
+        return sub
+
+    validate = command("validate")
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     validate.add_argument("--format", choices=("text", "json"), default="text")
     validate.add_argument("--strict", action="store_true", help="jobs of unknown operators are errors")
@@ -52,41 +63,39 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes for many files (default: one per core)",
     )
 
-    commands.add_parser("schema", help="print the job block's JSON Schema")
+    command("schema")
 
-    def job_command(name: str, help_: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_)
+    def job_command(name: str) -> argparse.ArgumentParser:
+        sub = command(name)
         sub.add_argument("dag", type=Path, metavar="DAG")
         sub.add_argument("--job", required=True, metavar="NAME")
         sub.add_argument("--start-block", type=int, metavar="N")
         sub.add_argument("--end-block", type=int, metavar="M", help="inclusive")
         return sub
 
-    plan = job_command("plan", "list partitions with their prefixes and versions; touches nothing")
+    plan = job_command("plan")
     plan.add_argument("--format", choices=("text", "json"), default="text")
-    run = job_command("run", "run every partition, here or on a Ray cluster, and print a summary")
+    run = job_command("run")
     _executor_options(run)
     run.add_argument(
         "--events",
         metavar="FILE",
         help='range requests as JSON lines, {"partition_key", "start", "end"} (inclusive), one task each; - for stdin',
     )
-    files = job_command("files", "the current view: committed files of the job's current config, each block once")
+    files = job_command("files")
     files.add_argument("--dataset", required=True, metavar="NAME")
     files.add_argument("--format", choices=("text", "json"), default="text")
-    status = job_command("status", "published, damaged and missing ranges per dataset; exit 1 when not complete")
+    status = job_command("status")
     status.add_argument("--format", choices=("text", "json"), default="text")
     status.add_argument("--rows", action="store_true", help="also count rows (reads each committed _SUCCESS)")
-    verify = job_command("verify", "deep check of every committed prefix of the range; exit 1 on damage")
+    verify = job_command("verify")
     verify.add_argument("--format", choices=("text", "json"), default="text")
     verify.add_argument(
         "--repair", action="store_true", help="republish each damaged partition to the same version, then check again"
     )
-    task = commands.add_parser("task", help="the container entry: one task JSON in, a TaskResult JSON out")
+    task = command("task")
     task.add_argument("task", metavar="TASK.json", help="a file, or - for standard input")
-    follow = commands.add_parser(
-        "follow", help="drive a job whose input is a cron source or a block_follower until stopped (SIGINT, SIGTERM)"
-    )
+    follow = command("follow")
     follow.add_argument("dag", type=Path, metavar="DAG")
     follow.add_argument("--job", required=True, metavar="NAME")
     _executor_options(follow)
@@ -107,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (run, verify, task, follow):
         sub.add_argument("--log-format", choices=("text", "json"), default="text")
     return parser
+
+
+def _version_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--version", action=VersionAction)
 
 
 def _poll_seconds(text: str) -> float:
@@ -505,7 +518,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C: the way out when the work does not reach a checkpoint
         print(f"\ncryo-ingest {args.command}: interrupted again", file=sys.stderr)
         return EXIT_SIGNALLED + signal.SIGINT
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,14 @@ def load_job(dag: Path, name: str, operators: Operators) -> dict[str, Any]:
     job = find_job(doc.data, name)
     if job is None or job.get("operator") != OPERATOR:
         names = job_names(doc.data, OPERATOR)
-        there = f"its {OPERATOR} jobs are: {', '.join(names)}" if names else f"it has no {OPERATOR} job at all"
-        raise JobError(f"{dag} has no {OPERATOR} job named {name!r}; {there}")
+        raise JobError(f"{dag} has no {OPERATOR} job named {name!r}; {_jobs_there(name, names)}")
     return job
+
+
+def _jobs_there(name: str, names: list[str]) -> str:
+    """The jobs a wrong `--job` could have meant: the closest first, then every one."""
+    if not names:
+        return f"it has no {OPERATOR} job at all"
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return f"{guess}its {OPERATOR} jobs are: {', '.join(names)}"
