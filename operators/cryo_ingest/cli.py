@@ -67,14 +67,15 @@ def _parser() -> argparse.ArgumentParser:
 
     def job_command(name: str) -> argparse.ArgumentParser:
         sub = command(name)
-        sub.add_argument("dag", type=Path, metavar="DAG")
-        sub.add_argument("--job", required=True, metavar="NAME")
-        sub.add_argument("--start-block", type=int, metavar="N")
-        sub.add_argument("--end-block", type=int, metavar="M", help="inclusive")
+        _job_options(sub)
+        sub.add_argument("--start-block", type=int, metavar="N", help="first block (default: the job's start_block)")
+        sub.add_argument(
+            "--end-block", type=int, metavar="M", help="last block, inclusive (default: the job's end_block)"
+        )
         return sub
 
     plan = job_command("plan")
-    plan.add_argument("--format", choices=("text", "json"), default="text")
+    _format_option(plan)
     run = job_command("run")
     _executor_options(run)
     run.add_argument(
@@ -83,21 +84,20 @@ def _parser() -> argparse.ArgumentParser:
         help='range requests as JSON lines, {"partition_key", "start", "end"} (inclusive), one task each; - for stdin',
     )
     files = job_command("files")
-    files.add_argument("--dataset", required=True, metavar="NAME")
-    files.add_argument("--format", choices=("text", "json"), default="text")
+    files.add_argument("--dataset", required=True, metavar="NAME", help="one of the job's datasets")
+    _format_option(files)
     status = job_command("status")
-    status.add_argument("--format", choices=("text", "json"), default="text")
+    _format_option(status)
     status.add_argument("--rows", action="store_true", help="also count rows (reads each committed _SUCCESS)")
     verify = job_command("verify")
-    verify.add_argument("--format", choices=("text", "json"), default="text")
+    _format_option(verify)
     verify.add_argument(
         "--repair", action="store_true", help="republish each damaged partition to the same version, then check again"
     )
     task = command("task")
     task.add_argument("task", metavar="TASK.json", help="a file, or - for standard input")
     follow = command("follow")
-    follow.add_argument("dag", type=Path, metavar="DAG")
-    follow.add_argument("--job", required=True, metavar="NAME")
+    _job_options(follow)
     _executor_options(follow)
     follow.add_argument(
         "--poll-seconds",
@@ -114,12 +114,28 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("--extractor", choices=("stub", "cryo"), help="default: $TRACE_CRYO_MODE, else stub")
     for sub in (run, verify, task, follow):
-        sub.add_argument("--log-format", choices=("text", "json"), default="text")
+        sub.add_argument(
+            "--log-format",
+            choices=("text", "json"),
+            default="text",
+            help="log lines on stderr: text (default), or JSON lines for a log pipeline",
+        )
     return parser
 
 
 def _version_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--version", action=VersionAction)
+
+
+def _job_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("dag", type=Path, metavar="DAG", help="the DAG file that holds the job")
+    sub.add_argument("--job", required=True, metavar="NAME", help="the name of a cryo_ingest job in the DAG")
+
+
+def _format_option(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text for people (default), json for machines"
+    )
 
 
 def _poll_seconds(text: str) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -24,7 +25,7 @@ class Usage:
         exits = "\n".join(f"  {line}" for line in self.exits)
         return {
             "help": self.summary,
-            "description": self.description,
+            "description": textwrap.fill(self.description, 88),  # the raw formatter keeps the epilog's layout
             "epilog": f"example:\n  {self.example}\n\nexit status:\n{exits}",
             "formatter_class": argparse.RawDescriptionHelpFormatter,
         }
