@@ -68,7 +68,7 @@ def cli_process(env: dict[str, str], tmp_path: Path) -> Cli:
         *args: str, input: str | None = None, extra_env: dict[str, str] | None = None, check: bool = False
     ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "cryo_ingest.cli", *args],
+            [sys.executable, "-m", "cryo_ingest", *args],
             cwd=tmp_path,
             input=input,
             capture_output=True,

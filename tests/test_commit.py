@@ -80,7 +80,7 @@ def local_objects(root: Path) -> dict[str, bytes]:
 
 def run_task(text: str, store: Path, env: dict[str, str], cwd: Path) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "cryo_ingest.cli", "task", "-", "--store", str(store)],
+        [sys.executable, "-m", "cryo_ingest", "task", "-", "--store", str(store)],
         cwd=cwd,
         env=env,
         input=text,
@@ -333,7 +333,7 @@ def test_the_same_task_delivered_twice_at_once_publishes_once(env: dict[str, str
     raced = 0
     for round_ in range(5):
         store = tmp_path / f"store-{round_}"
-        command = [sys.executable, "-m", "cryo_ingest.cli", "task", str(path), "--store", str(store)]
+        command = [sys.executable, "-m", "cryo_ingest", "task", str(path), "--store", str(store)]
         twins = [
             subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)
@@ -547,7 +547,7 @@ def test_killed_at_random_points_then_rerun_publishes_the_same_bytes(
         store = tmp_path / f"victim-{trial}"
         after = rng.randrange(1, len(reference))
         victim = subprocess.Popen(
-            [sys.executable, "-m", "cryo_ingest.cli", "task", str(path), "--store", str(store)],
+            [sys.executable, "-m", "cryo_ingest", "task", str(path), "--store", str(store)],
             cwd=tmp_path,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import subprocess
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -260,3 +262,60 @@ def test_a_full_disk_under_cryo_names_the_staging_path(cli_process, anvil: Node,
         ), result["error_message"]
         assert files_under(staging) == []
     assert not list((tmp_path / "cryo-data").rglob("_SUCCESS"))
+
+
+# --- (d) a retry redoes only what failed ---
+
+
+def test_a_retry_extracts_only_the_datasets_that_failed(cli, rpc_proxy: RpcProxy, tmp_path: Path) -> None:
+    """A 503 on one `trace_block`: blocks, transactions and logs are published by the failed attempt, not refetched."""
+    served = [0]
+
+    def trace_of_block_3(request: Request) -> Fault | None:
+        calls = [c for c in request.calls if c["method"] == "trace_block" and int(c["params"][0], 16) == 3]
+        if not calls or served[0]:
+            return None
+        served[0] += 1
+        return Respond(503)
+
+    rpc_proxy.rules.insert(0, trace_of_block_3)
+    datasets = ["blocks", "transactions", "logs", "traces"]
+    dag = tmp_path / "dag.yaml"
+    dag.write_text(json.dumps({"name": "errors", "jobs": [job(datasets=datasets, start_block=0, end_block=9)]}))
+    done = cli("run", str(dag), "--job", "errors", "--extractor", "cryo", extra_env={POOL_VARIABLE: rpc_proxy.url()})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("1/1 partitions published, 10 blocks, ")
+    retries = [line for line in done.stderr.splitlines() if line.startswith("INFO retrying")]
+    assert len(retries) == 1 and "missing: blocks 0..4 (traces)" in retries[0], done.stderr
+    cryo = Counter(
+        call["method"]
+        for request in list(rpc_proxy.requests)
+        if not (request.header("User-Agent") or "").startswith("Python-urllib")
+        for call in request.calls
+    )
+    # One of each for the three datasets published by the failed attempt; trace_block twice over.
+    assert dict(cryo) == {
+        "eth_chainId": 2,
+        "eth_getBlockByNumber": 10,
+        "eth_getBlockReceipts": 10,
+        "eth_getLogs": 10,
+        "trace_block": 20,
+    }
+    clean = cli(
+        "run",
+        str(dag),
+        "--job",
+        "errors",
+        "--extractor",
+        "cryo",
+        "--store",
+        str(tmp_path / "clean"),
+        extra_env={POOL_VARIABLE: rpc_proxy.url()},
+    )
+    assert clean.returncode == 0, clean.stderr
+    assert digests(tmp_path / "cryo-data") == digests(tmp_path / "clean") != {}
+
+
+def digests(store: Path) -> dict[str, str]:
+    """SHA-256 of every published object, by its key."""
+    return {str(p.relative_to(store)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files_under(store)}

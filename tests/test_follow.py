@@ -94,7 +94,7 @@ class Following:
 
     def __init__(self, path: Path, env: dict[str, str], url: str, cwd: Path, run: int) -> None:
         self.out, self.err = cwd / f"follow-{run}.out", cwd / f"follow-{run}.err"
-        command = [sys.executable, "-m", "cryo_ingest.cli", "follow", str(path), "--job", "tip"]
+        command = [sys.executable, "-m", "cryo_ingest", "follow", str(path), "--job", "tip"]
         command += ["--extractor", "cryo", "--poll-seconds", "0.1"]
         with self.out.open("w") as out, self.err.open("w") as err:
             env = {**env, "TRACE_RPC_POOL_MONAD_URL": url}

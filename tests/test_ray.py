@@ -109,7 +109,7 @@ def local_bytes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     work = tmp_path_factory.mktemp("local")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACE_")}
     subprocess.run(
-        [sys.executable, "-m", "cryo_ingest.cli", "run", str(DAG), *JOB, "--store", str(work / "store")],
+        [sys.executable, "-m", "cryo_ingest", "run", str(DAG), *JOB, "--store", str(work / "store")],
         env={**env, "TRACE_CRYO_STAGING_DIR": str(work / "staging")},
         check=True,
         capture_output=True,
@@ -298,7 +298,7 @@ def test_sigterm_cancels_the_tasks_in_flight_on_the_cluster(
         [
             sys.executable,
             "-m",
-            "cryo_ingest.cli",
+            "cryo_ingest",
             *on_ray(nodes, "run", str(DAG), *JOB, "--start-block", "0", "--end-block", "999999"),
         ],
         cwd=tmp_path,

@@ -250,7 +250,7 @@ def interrupt(lake: Lake, dag: Path, tmp_path: Path, env: dict[str, str], stop: 
                 [
                     sys.executable,
                     "-m",
-                    "cryo_ingest.cli",
+                    "cryo_ingest",
                     "run",
                     str(dag),
                     *JOB,
@@ -559,7 +559,7 @@ def test_files_into_a_closed_pipe_exits_quietly(cli: Cli, env: dict[str, str], t
     """`cryo-ingest files … | head`: the reader goes away; no traceback, the shell's SIGPIPE status."""
     lake = local_lake(tmp_path)
     run(cli, lake, DAG, 0, 999)
-    command = [sys.executable, "-m", "cryo_ingest.cli", "files", str(DAG), *JOB, "--dataset", "blocks"]
+    command = [sys.executable, "-m", "cryo_ingest", "files", str(DAG), *JOB, "--dataset", "blocks"]
     reader = subprocess.Popen([*command, "--store", lake.url], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert reader.stdout is not None and reader.stderr is not None
     reader.stdout.close()  # before a byte is written

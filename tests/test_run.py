@@ -137,7 +137,7 @@ def test_interrupt_stops_in_flight_partitions_cleanly(env: dict[str, str], tmp_p
         [
             sys.executable,
             "-m",
-            "cryo_ingest.cli",
+            "cryo_ingest",
             "run",
             str(DAG),
             "--job",

@@ -43,7 +43,7 @@ def start_task(env: dict[str, str], cwd: Path, text: str, output: int) -> subpro
     path = cwd / "task.json"
     path.write_text(text)
     return subprocess.Popen(
-        [sys.executable, "-m", "cryo_ingest.cli", "task", str(path)],
+        [sys.executable, "-m", "cryo_ingest", "task", str(path)],
         cwd=cwd,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -212,7 +212,7 @@ def test_killed_mid_publish_then_rerun_publishes_the_same_bytes(env: dict[str, s
     assert len(list(store.rglob("_SUCCESS"))) < 4, "killed too late to test anything"
 
     rerun = subprocess.run(
-        [sys.executable, "-m", "cryo_ingest.cli", "task", "-"],
+        [sys.executable, "-m", "cryo_ingest", "task", "-"],
         cwd=victim,
         env=env,
         input=big,

@@ -46,7 +46,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     where = tmp_path_factory.mktemp("clean")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACE_")}
     subprocess.run(
-        [sys.executable, "-m", "cryo_ingest.cli", "run", str(DAG), *JOB, *RANGE, "--store", str(where / "store")],
+        [sys.executable, "-m", "cryo_ingest", "run", str(DAG), *JOB, *RANGE, "--store", str(where / "store")],
         cwd=where,
         env={**env, "TRACE_CRYO_STAGING_DIR": str(where / "staging")},
         capture_output=True,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
-from cryo_ingest.extract.base import ExtractRequest
+from cryo_ingest.extract.base import ExtractRequest, PartialExtraction
 from cryo_ingest.extract.registry import load_extractor
 from cryo_ingest.job.config import CryoSpec
 from cryo_ingest.publish.commit import find_published, publish
@@ -29,12 +30,27 @@ def _extract_and_publish(
             out_dir,
             spec.endpoint,
         )
-        files = extractor.extract(request, ctx)
-        from cryo_ingest.checks.tables import check_tables  # pyarrow, only once there is something to check
+        try:
+            files = extractor.extract(request, ctx)
+        except PartialExtraction as partial:
+            _publish_checked(spec, partition, [t for t in missing if t.dataset in partial.whole], partial.whole, ctx)
+            raise
+        return _publish_checked(spec, partition, missing, files, ctx)
 
-        pool = spec.endpoint.pool if spec.endpoint else None
-        check_tables(files, spec.chain_id, plan_chunks(partition, spec.chunk_size), pool)
-        return [publish(ctx.store, t, files[t.dataset], ctx.checkpoint) for t in missing]
+
+def _publish_checked(
+    spec: CryoSpec, partition: Partition, targets: list[Target], files: dict[str, list[Path]], ctx: TaskContext
+) -> list[Publication]:
+    """Each target's files checked against what was asked, then published."""
+    if not targets:
+        return []
+    from cryo_ingest.checks.tables import check_tables  # pyarrow, only once there is something to check
+
+    pool = spec.endpoint.pool if spec.endpoint else None
+    check_tables(
+        {t.dataset: files[t.dataset] for t in targets}, spec.chain_id, plan_chunks(partition, spec.chunk_size), pool
+    )
+    return [publish(ctx.store, t, files[t.dataset], ctx.checkpoint) for t in targets]
 
 
 def run_partition(resolved: ResolvedJob, partition: Partition, ctx: TaskContext) -> TaskResult:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cryo_ingest.extract.base import PartialExtraction
 from cryo_ingest.extract.cryo.child import ChildResult
 from cryo_ingest.publish.layout import Chunk
 from cryo_ingest.publish.staging import ROOT_VAR
-from trace_operators.contract import RetryableError
 
 #: A filesystem with less free than this, or than 1% of its size, after a failed chunk is taken as full:
 #: Cryo says only "error writing file", and the files it wrote filled the disk up to the last block.
@@ -18,7 +18,7 @@ FULL_BELOW_BYTES = 16 << 20
 def collect_files(
     out_dir: Path, chain_id: int, datasets: tuple[str, ...], chunks: list[Chunk], result: ChildResult, pool: str
 ) -> dict[str, list[Path]]:
-    """Every chunk file of every dataset, in block order; `RetryableError` naming the missing ranges and why."""
+    """Every chunk file of every dataset, in block order; `PartialExtraction` naming the missing ranges and why."""
     files = {dataset: [out_dir / chunk.file_name(chain_id, dataset) for chunk in chunks] for dataset in datasets}
     missing: dict[Chunk, list[str]] = {}
     for dataset, paths in files.items():
@@ -41,7 +41,9 @@ def collect_files(
                 f"no space left on the staging filesystem, writing {out_dir} ({free:,} bytes free): free space "
                 f"there or set {ROOT_VAR} to a larger one; {failed}"
             )
-        raise RetryableError(failed)
+        # With nothing missing, what Cryo counted as failed is unknown: then no dataset is taken as whole.
+        incomplete = {name for names in missing.values() for name in names} if missing else set(datasets)
+        raise PartialExtraction(failed, {name: paths for name, paths in files.items() if name not in incomplete})
     return files
 
 

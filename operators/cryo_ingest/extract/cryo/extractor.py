@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryo_ingest.extract.base import ExtractRequest
+from cryo_ingest.extract.base import ExtractRequest, PartialExtraction
 from cryo_ingest.extract.cryo.child import run_child
 from cryo_ingest.extract.cryo.collect import collect_files
 from cryo_ingest.extract.cryo.headers import HeaderFetch
@@ -77,9 +77,15 @@ class CryoExtractor:
         headers = HeaderFetch(plan.endpoint, plan.partition)  # read while Cryo runs
         try:
             result = run_child(plan.runs, plan.endpoint, request.out_dir, ctx, self.memory_limit)
-            files = collect_files(
-                request.out_dir, request.chain_id, request.datasets, plan.chunks, result, plan.endpoint.pool
-            )
+            try:
+                files = collect_files(
+                    request.out_dir, request.chain_id, request.datasets, plan.chunks, result, plan.endpoint.pool
+                )
+            except PartialExtraction as partial:
+                # The whole datasets are checked like any others before the caller may publish them.
+                if partial.whole:
+                    check_against_node(partial.whole, plan.chunks, headers.result(ctx), plan.endpoint.pool)
+                raise
             check_against_node(files, plan.chunks, headers.result(ctx), plan.endpoint.pool)
         finally:
             headers.stop()
