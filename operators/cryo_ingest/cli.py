@@ -383,7 +383,7 @@ def _run_partitions(
     resolved: ResolvedJob,
     job: dict[str, Any],
     worker: Worker,
-    partitions: list[Partition],
+    partitions: Sequence[Partition],
     execute: Executor | None = None,
 ) -> RunSummary:
     """Run `partitions` with a progress display; on SIGINT or SIGTERM, stop them and exit 128 + the signal."""

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cryo_ingest.job.validation import schema_text, validate_job
-from trace_operators.contract import Partition, Problem, ResolvedJob, TaskContext, TaskResult
+from trace_operators.contract import Partition, Pieces, Problem, ResolvedJob, TaskContext, TaskResult
 from trace_operators.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class CryoIngest:
 
         return resolve_job(job, env)
 
-    def plan(self, resolved: ResolvedJob, range: Partition) -> list[Partition]:
+    def plan(self, resolved: ResolvedJob, range: Partition) -> Pieces:
         from cryo_ingest.publish.layout import check_last_block
 
         check_last_block(range)  # before splitting: four billion blocks would be millions of doomed partitions

@@ -6,10 +6,10 @@ import logging
 import reprlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, overload, runtime_checkable
 
 Severity = Literal["error", "warning"]
 Outcome = Literal["success", "retryable_error", "fatal_error"]
@@ -74,13 +74,51 @@ class Partition:
     def blocks(self) -> int:
         return self.end - self.start + 1
 
-    def split(self, size: int | None) -> list[Partition]:
+    def split(self, size: int | None) -> Pieces:
         """Consecutive pieces of `size` blocks from the start, the last one shorter; the whole range for None."""
-        if size is None:
-            return [Partition(self.start, self.end)]
-        if size < 1:
+        if size is not None and size < 1:
             raise ValueError(f"size must be >= 1, not {size}")
-        return [Partition(first, min(first + size - 1, self.end)) for first in range(self.start, self.end + 1, size)]
+        return Pieces(self.start, self.end, size or self.blocks)
+
+
+class Pieces(Sequence[Partition]):
+    """A range's consecutive partitions of `size` blocks, each made when asked for.
+
+    A plan of a million partitions is three numbers until it is iterated, and iterating holds one at a time.
+    """
+
+    __slots__ = ("_firsts", "end", "size")
+
+    def __init__(self, start: int, end: int, size: int) -> None:
+        self._firsts, self.end, self.size = range(start, end + 1, size), end, size
+
+    @property
+    def blocks(self) -> int:
+        """The blocks of every piece together."""
+        return len(range(self._firsts.start, self.end + 1))
+
+    def __len__(self) -> int:
+        return len(self._firsts)
+
+    @overload
+    def __getitem__(self, index: int) -> Partition: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Partition]: ...
+
+    def __getitem__(self, index: int | slice) -> Partition | list[Partition]:
+        if isinstance(index, slice):
+            return [self._piece(first) for first in self._firsts[index]]
+        return self._piece(self._firsts[index])
+
+    def __iter__(self) -> Iterator[Partition]:
+        return map(self._piece, self._firsts)
+
+    def __repr__(self) -> str:
+        return f"Pieces({self._firsts.start}..{self.end} by {self.size}: {len(self)})"
+
+    def _piece(self, first: int) -> Partition:
+        return Partition(first, min(first + self.size - 1, self.end))
 
 
 @dataclass(frozen=True)
@@ -242,7 +280,9 @@ class Operator(Protocol):
 
     def resolve_job(self, job: Mapping[str, Any], env: Mapping[str, str]) -> ResolvedJob: ...
 
-    def plan(self, resolved: ResolvedJob, range: Partition) -> list[Partition]: ...
+    def plan(self, resolved: ResolvedJob, range: Partition) -> Sequence[Partition]:
+        """The partitions of `range`, in order; a `Sequence` so that a long range need not be held in memory."""
+        ...
 
     def run_partition(self, resolved: ResolvedJob, partition: Partition, ctx: TaskContext) -> TaskResult: ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,7 +95,7 @@ class Runner:
         self.on_done(result)
         return result
 
-    def run(self, partitions: list[Partition]) -> RunSummary:
+    def run(self, partitions: Sequence[Partition]) -> RunSummary:
         """Run every partition, at most `max_concurrency` at once, until done or cancelled; results in order."""
         began = time.monotonic()
         cancel = self.worker.cancel
