@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import Any
 
 # Name pieces: "privateKey" -> private, Key; "API_KEY" -> API, KEY; "topic0" -> topic, 0.
@@ -12,7 +13,7 @@ _NAME_PIECE = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _SECRET_WORDS = frozenset(
     """
     password passwords passwd passphrase secret token apikey apikeys auth authorization credential
-    credentials bearer mnemonic mnemonics privkey privatekey secretkey accesskey jwt cookie
+    credentials bearer mnemonic mnemonics privkey privatekey secretkey accesskey jwt cookie keypair keypairs
     """.split()
 )
 _KEY_QUALIFIERS = frozenset(
@@ -31,9 +32,13 @@ _HASH_WORDS = frozenset(
     hash hashes topic topics root roots tx txs txn txns transaction transactions block blocks data
     selector selectors signature signatures sig sigs event events log logs slot slots storage digest
     checksum sha256 keccak keccak256 parent uncle uncles nonce mix proof proofs leaf leaves commitment
-    receipt receipts state codehash where
+    receipt receipts state codehash where etag md5 sha sha1 sha224 sha256 sha384 sha512 sha3 blake2b blake3
+    fingerprint integrity multihash cid
     """.split()
 )
+# A name that abbreviates a key holds none of those, even inside a `where` filter (whose keys are column names,
+# and no column is called `pk`): its value is checked as any other.
+_KEYISH_WORDS = frozenset("k pk sk priv prv privkey signer wallet seed keypair".split())
 _ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
 
 
@@ -64,8 +69,19 @@ def secret_kind(words: list[str]) -> str | None:
 
 
 def hash_field(words: list[str]) -> bool:
-    """Whether a key with these words holds hashes (and so everything under it is data)."""
-    return any(w in _HASH_WORDS for w in words)
+    """Whether a key with these words holds hashes (and so everything under it is data); adjacent pieces count
+    joined too, as `sha256` splits into sha, 256 and `ETag` into e, tag."""
+    return any(w in _HASH_WORDS for w in words) or any(a + b in _HASH_WORDS for a, b in pairwise(words))
+
+
+def keyish(words: list[str]) -> bool:
+    """Whether a key's name abbreviates a private key (`k`, `pk`, `signer_key`) and names no hash."""
+    return any(w in _KEYISH_WORDS for w in words) and not hash_field(words)
+
+
+def pool_name(words: list[str]) -> bool:
+    """Whether a key names an RPC pool (`rpc_pool`, `pool`): its value is a name people chose, never a key."""
+    return bool(words) and words[-1] == "pool"
 
 
 def has_value(item: Any) -> bool:

@@ -6,6 +6,8 @@ import math
 import re
 from collections import Counter
 
+from trace_operators.secrets.chain_ids import public_chain_id
+
 # Hashes, ids and addresses: 0x-prefixed (EIP-55 mixes case) or hex of one case.
 HEXISH = re.compile(r"0[xX][0-9a-fA-F]*|[0-9a-f]*|[0-9A-F]*")
 _PIECE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
@@ -22,7 +24,18 @@ def key_shaped(digits: str) -> bool:
 def random_token(token: str, min_core: int) -> bool:
     """Hex and digit parts (hashes, addresses, UUIDs, versions) are ids: what is left must be long and random."""
     core = "".join(p for p in _SEPARATORS.split(token) if not HEXISH.fullmatch(p))
-    return len(core) >= min_core and not _CID.fullmatch(token) and random_looking(core)
+    if len(core) < min_core or _CID.fullmatch(token) or not random_looking(core):
+        return False
+    return not public_chain_id(token)  # last: the decoding costs most, and few tokens get this far
+
+
+def key_shaped_name(name: str) -> bool:
+    """Whether a value meant as a name (a pool's) is a key: 16+ hex digits (an Infura project id, a UUID),
+    or random."""
+    digits = _SEPARATORS.sub("", name.strip())
+    if len(digits) >= 16 and HEXISH.fullmatch(digits) and key_shaped(digits.removeprefix("0x")):
+        return True
+    return len(name) >= 16 and random_token(name.strip(), 12)
 
 
 def random_looking(token: str) -> bool:

@@ -16,7 +16,7 @@ from trace_operators.secrets.detectors import (
     scheme_credential,
 )
 from trace_operators.secrets.randomness import HEXISH
-from trace_operators.secrets.urls import URL, host_port, keylike_segment, parse, path_keys, query_pairs, query_secret
+from trace_operators.secrets.urls import URL, host_keys, keylike_segment, parse, path_keys, query_pairs, query_secret
 
 REDACTED = "<redacted>"
 
@@ -71,7 +71,10 @@ def _redact_url(m: re.Match[str]) -> str:
     keys = set(path_keys(url))
     # In a log, a long hex segment goes too: it may be a key as well as an id.
     keys.update(seg for seg in url.path.split("/") if len(seg) >= 16 and HEXISH.fullmatch(seg) and seg[:2] != "0x")
-    text = f"{url.scheme}://" + (f"{REDACTED}@" if url.userinfo is not None else "") + host_port(url)
+    labels = set(host_keys(url))
+    host = ".".join(REDACTED if label in labels else label for label in url.host.split("."))
+    text = f"{url.scheme}://" + (f"{REDACTED}@" if url.userinfo is not None else "") + host
+    text += f":{url.port}" if url.port else ""
     text += "/".join(REDACTED if seg in keys else seg for seg in url.path.split("/"))
     if url.query is not None:
         text += "?" + _redact_pairs(url.query)
