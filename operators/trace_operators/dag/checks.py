@@ -7,6 +7,7 @@ from typing import Any
 
 from trace_operators import secrets
 from trace_operators.contract import Path_, Problem
+from trace_operators.dag.quoting import listed, quoted, shown
 from trace_operators.dag.source_rules import source_rules, trigger_input_rules
 from trace_operators.plugins import Operators
 
@@ -37,13 +38,13 @@ def _dag_level(data: Mapping[str, Any]) -> Iterator[Problem]:
         if key not in DAG_KEYS and not (isinstance(key, str) and key.startswith("x-")):
             yield Problem(
                 "dag.unknown-key",
-                f"unknown DAG key {key!r}",
+                f"unknown DAG key {shown(str(key))!r}",
                 (key,),
                 f"a DAG holds {', '.join(DAG_KEYS)} and x-* keys for anchors",
                 at_key=True,
             )
-        elif key.startswith("x-") or key == "defaults":
-            yield from secrets.scan(data[key], (key,))
+        elif key != "jobs":  # each job is scanned as a job; defaults are job fields, the rest lies outside jobs
+            yield from secrets.scan(data[key], (key,), in_job=key == "defaults")
     if "defaults" in data and not isinstance(data["defaults"], dict):
         yield Problem("dag.shape", "defaults must be a mapping of job fields", ("defaults",))
 
@@ -77,16 +78,16 @@ def _references(jobs: list[Any], base: Path_) -> Iterator[Problem]:
             if not isinstance(name, str) or name not in outputs:
                 yield Problem(
                     "dag.missing-input",
-                    f"input names job {name!r}, which is not in this DAG",
+                    f"input names job {quoted(name)}, which is not in this DAG",
                     at + ("job",),
-                    f"jobs of this DAG: {', '.join(sorted(str(n) for n in outputs if n))}",
+                    f"jobs of this DAG: {listed(sorted(n for n in outputs if n))}",
                 )
                 continue
             count = outputs[name]
             if isinstance(index, int) and isinstance(count, int) and index >= count:
                 yield Problem(
                     "dag.output-index",
-                    f"job {name!r} has {count} outputs; output {index} does not exist",
+                    f"job {quoted(name)} has {count} outputs; output {index} does not exist",
                     at + ("output",),
                     f"use an output from 0 to {count - 1}",
                 )
@@ -99,7 +100,7 @@ def _duplicate_names(jobs: list[Any], base: Path_) -> Iterator[Problem]:
         if isinstance(name, str) and name in first:
             yield Problem(
                 "dag.duplicate-name",
-                f"job name {name!r} is already used by job {first[name] + 1}",
+                f"job name {quoted(name)} is already used by job {first[name] + 1}",
                 base + (i, "name"),
                 "give each job a unique name",
             )
@@ -111,14 +112,25 @@ def _operator_problems(job: Mapping[str, Any], operators: Operators, strict: boo
     name = job.get("operator")
     operator = operators.get(name) if isinstance(name, str) else None
     if operator is not None:
-        return operator.validate_job(job)
-    label = job.get("name", "?")
+        try:
+            return operator.validate_job(job)
+        except Exception as error:  # noqa: BLE001 - a plugin's bug on one job must not hide the rest of the file
+            return [
+                Problem(
+                    "internal.error",
+                    f"operator {quoted(name)} failed validating job {quoted(job.get('name', '?'))} "
+                    f"({type(error).__name__}): not validated",
+                    (),
+                    f"this is a bug in the {name} plugin: please report it with the job block (secrets removed)",
+                )
+            ]
+    label = quoted(job.get("name", "?"))
     if name is None:
-        return [Problem("dag.missing-operator", f"job {label!r} names no operator", (), "add operator: <name>")]
+        return [Problem("dag.missing-operator", f"job {label} names no operator", (), "add operator: <name>")]
     return [
         Problem(
             "dag.unknown-operator",
-            f"job {label!r} uses operator {name!r}, which no installed plugin provides: not validated",
+            f"job {label} uses operator {quoted(name)}, which no installed plugin provides: not validated",
             ("operator",),
             "install the plugin that provides it",
             "error" if strict else "warning",
@@ -132,11 +144,16 @@ def check_job(job: Mapping[str, Any], operators: Operators, strict: bool = False
 
 
 def _most_specific(problems: list[Problem]) -> list[Problem]:
-    """Drop schema problems where a more specific rule already speaks, and exact repeats."""
-    specific = [p.path for p in problems if not p.rule.startswith("schema.")]
+    """Drop schema problems where a more specific rule already speaks, and exact repeats.
+
+    A rule speaks for its own value, and a secret for everything inside it; a rule about a whole mapping
+    (`config.range` on `config`) leaves the schema's problems inside it to be reported.
+    """
+    specific = {p.path for p in problems if not p.rule.startswith("schema.")}
+    secrets = [p.path for p in problems if p.rule.startswith("secret.")]
     kept, seen = [], set()
     for p in problems:
-        shadowed = p.rule.startswith("schema.") and any(p.path[: len(s)] == s for s in specific)
+        shadowed = p.rule.startswith("schema.") and (p.path in specific or any(p.path[: len(s)] == s for s in secrets))
         if not shadowed and (p.rule, p.path) not in seen:
             seen.add((p.rule, p.path))
             kept.append(p)

@@ -6,7 +6,10 @@ import functools
 import gc
 import pathlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import yaml
@@ -14,7 +17,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from trace_operators.contract import Path_
 from trace_operators.dag.expansion import expansion_problem
+from trace_operators.dag.reading import DEFAULT_MAX_FILE_SIZE, read_text
 from trace_operators.dag.yaml_data import FLOAT, INT, MERGE, NULL, STR, LoadProblem, PlainData, position
+from trace_operators.secrets import secret_line
 
 _PYYAML_RESOLVER = yaml.resolver.Resolver()
 
@@ -66,11 +71,11 @@ class Document:
     _root: Node | None = field(default=None, repr=False, compare=False)
     _text: str = field(default="", repr=False, compare=False)
 
-    def locate(self, path: Path_, at_key: bool = False, line_offset: int = 0) -> tuple[int, int]:
+    def locate(self, path: Path_, at_key: bool = False, line_offset: int = 0, rule: str = "") -> tuple[int, int]:
         """1-based (line, col) of the value at `path` (of its key when at_key); for a path that does not
-        exist, the position of its nearest existing ancestor (so a missing key points at its parent);
-        line_offset moves down inside a multi-line string (exact for literal `|` blocks, where line 0 is the
-        first content line; for other styles, best effort)."""
+        exist, the position of its nearest existing ancestor (so a missing key points at its parent); inside a
+        multi-line string, the line `line_offset` newlines into a literal `|` block, and for a secret `rule` in
+        other styles (whose lines folding joins) the source line holding the secret."""
         if self._root is None:
             return 1, 1
         key, node = None, self._root
@@ -82,34 +87,69 @@ class Document:
             key, node = found
         if at_key and key is not None:
             return position(key)
-        if line_offset and isinstance(node, ScalarNode):
-            return self._inside(node, line_offset)
+        if isinstance(node, ScalarNode) and (line_offset or rule.startswith("secret.")):
+            return self._inside(node, line_offset, rule)
         return position(node)
 
-    def _inside(self, node: ScalarNode, line_offset: int) -> tuple[int, int]:
-        """Position of the line `line_offset` lines into a multi-line scalar."""
-        lines = _LINE_BREAK.split(self._text)
-        last = max(node.end_mark.line - (node.end_mark.column == 0), node.start_mark.line)
+    @cached_property
+    def _lines(self) -> list[str]:
+        return _LINE_BREAK.split(self._text)
+
+    def _inside(self, node: ScalarNode, line_offset: int, rule: str) -> tuple[int, int]:
+        """Position of the source line of a multi-line scalar that holds its problem."""
+        start = node.start_mark.line
+        last = max(node.end_mark.line - (node.end_mark.column == 0), start)
         if node.style in ("|", ">"):
-            first = node.start_mark.line + 1  # the line after the `|` header
-            body = [text for text in lines[first : last + 1] if text.strip()]
+            first = start + 1  # the line after the `|` or `>` header
+            body = [text for text in self._lines[first : last + 1] if text.strip()]
             indent = len(body[0]) - len(body[0].lstrip(" ")) if body else 0
-            line = min(first + line_offset, max(last, first))
-            return line + 1, indent + 1
-        line = min(node.start_mark.line + line_offset, last)
-        if line == node.start_mark.line:
+            if node.style == ">":
+                line_offset = _secret_line(self._lines[first : last + 1], rule, line_offset)
+            return min(first + line_offset, max(last, first)) + 1, indent + 1
+        # Plain and quoted scalars start after their key, on the key's line.
+        lines = [self._lines[start][node.start_mark.column :], *self._lines[start + 1 : last + 1]]
+        line = min(start + _secret_line(lines, rule, line_offset), last)
+        if line == start:
             return position(node)
-        text = lines[line]
+        text = self._lines[line]
         return line + 1, len(text) - len(text.lstrip(" \t")) + 1
 
 
-def load_document(path: pathlib.Path) -> tuple[Document | None, list[LoadProblem]]:
-    """Load one YAML file; the Document is None exactly when the file is rejected."""
-    text, problem = _read(path)
+def _secret_line(lines: list[str], rule: str, line_offset: int) -> int:
+    """Which of a folded or plain scalar's source lines holds its secret: folding made line_offset count the
+    value's lines, not the source's."""
+    found = secret_line(lines, rule) if rule.startswith("secret.") and len(lines) > 1 else None
+    return line_offset if found is None else found
+
+
+def load_document(path: pathlib.Path, limit: int = DEFAULT_MAX_FILE_SIZE) -> tuple[Document | None, list[LoadProblem]]:
+    """Load one YAML file of at most `limit` bytes; the Document is None exactly when the file is rejected."""
+    text, problem = read_text(path, limit)
     if problem is not None:
         return None, [problem]
+    return load_text(str(path), text)
+
+
+def load_text(source: str, text: str) -> tuple[Document | None, list[LoadProblem]]:
+    """Load one YAML text, named `source` in findings; the Document is None exactly when it is rejected."""
+    with paused_gc():
+        return _load(source, text)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No garbage collection inside: loading and checking only allocate, and collecting while they run rescans
+    every node again and again (~15% of a 200-file run, most of the time of a 20 MB file)."""
     enabled = gc.isenabled()
-    gc.disable()  # compose and build only allocate: collecting while they run costs ~15% of a 200-file run
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load(source: str, text: str) -> tuple[Document | None, list[LoadProblem]]:
     try:
         root = yaml.compose(text, Loader=_Loader)
         if root is None or _is_empty(root):
@@ -142,36 +182,9 @@ def load_document(path: pathlib.Path) -> tuple[Document | None, list[LoadProblem
                 "a job block needs only a few levels of nesting",
             )
         ]
-    finally:
-        if enabled:
-            gc.enable()
     if builder.problems:
         return None, sorted(builder.problems.values(), key=lambda p: (p.line, p.col))
-    return Document(str(path), data, root, text), []
-
-
-def _read(path: pathlib.Path) -> tuple[str, LoadProblem | None]:
-    """The file's text, or why it cannot be read."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return "", _unreadable("it does not exist")
-    except IsADirectoryError:
-        return "", _unreadable("it is a directory")
-    except PermissionError:
-        return "", _unreadable("permission denied")
-    except OSError as error:
-        return "", _unreadable(error.strerror or type(error).__name__)
-    try:
-        return raw.decode("utf-8-sig"), None
-    except UnicodeDecodeError as error:
-        line = raw.count(b"\n", 0, error.start) + 1
-        message = f"the file is not UTF-8 (byte 0x{raw[error.start]:02x} on line {line})"
-        return "", LoadProblem("yaml.unreadable", message, 1, 1, "save the file as UTF-8")
-
-
-def _unreadable(reason: str) -> LoadProblem:
-    return LoadProblem("yaml.unreadable", f"cannot read the file: {reason}", 1, 1)
+    return Document(source, data, root, text), []
 
 
 def _is_empty(root: Node | None) -> bool:

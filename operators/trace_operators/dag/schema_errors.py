@@ -11,20 +11,25 @@ from typing import TYPE_CHECKING, Any
 import fastjsonschema
 
 from trace_operators.contract import Path_, Problem
+from trace_operators.dag.quoting import shown
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return shown(json.dumps(value, default=str))
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+    if len(word) > _LONGEST_GUESS:  # no name is this long, and comparing it to each would cost its length squared
+        return ""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
 
+
+#: Past this length a word is no misspelt name.
+_LONGEST_GUESS = 100
 
 _TYPE_NAMES = {
     "integer": "an integer",
@@ -48,13 +53,24 @@ def field_name(path: Path_) -> str:
     return text or "the job block"
 
 
+def _first_repeat(items: list[Any]) -> Any:
+    """The first item listed again, found in one pass (JSON values are not all hashable: their text is)."""
+    seen = set()
+    for item in items:
+        text = json.dumps(item, sort_keys=True, default=str)
+        if text in seen:
+            return item
+        seen.add(text)
+    return None
+
+
 def _unknown_keys(error: _Error, path: Path_) -> list[Problem]:
     allowed = sorted(error.schema.get("properties", {}))
     extra = [k for k in error.instance if k not in allowed]
     return [
         Problem(
             "schema.unknown-key",
-            f"unknown key {key!r} in {field_name(path)}",
+            f"unknown key {shown(str(key))!r} in {field_name(path)}",
             path + (key,),
             _did_you_mean(str(key), allowed) or f"allowed keys: {', '.join(allowed)}",
             at_key=True,
@@ -106,9 +122,11 @@ def _simple_problem(error: _Error, path: Path_) -> Problem:
             described or f"expected: {error.validator_value}",
         )
     if kind == "uniqueItems":
-        seen = [v for i, v in enumerate(error.instance) if v in error.instance[:i]]
         return Problem(
-            "schema.items", f"{field_name(path)} lists {_show(seen[0])} more than once", path, "list each once"
+            "schema.items",
+            f"{field_name(path)} lists {_show(_first_repeat(error.instance))} more than once",
+            path,
+            "list each once",
         )
     if kind in ("minItems", "maxItems", "minLength"):
         return Problem("schema.items", f"{field_name(path)}: {error.message}", path, described)

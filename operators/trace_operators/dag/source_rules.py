@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from trace_operators.contract import Path_, Problem
+from trace_operators.dag.quoting import quoted
 from trace_operators.dag.sources import (
     BLOCK_FOLLOWER,
     CRON,
@@ -39,7 +40,7 @@ def _schedule(schedule: Any) -> str | None:
     if not isinstance(schedule, str):
         return f"schedule must be a cron expression as a string, not {type(schedule).__name__}"
     problem = schedule_problem(schedule)
-    return f"schedule {schedule!r} is not a cron expression: {problem}" if problem else None
+    return f"schedule {quoted(schedule)} is not a cron expression: {problem}" if problem else None
 
 
 def _block_follower(config: Any) -> Iterator[Problem]:
@@ -49,14 +50,14 @@ def _block_follower(config: Any) -> Iterator[Problem]:
     if strategy not in EMIT_STRATEGIES:
         yield Problem(
             "source.emit-strategy",
-            f"a block_follower emits per_update or threshold, not {strategy!r}",
+            f"a block_follower emits per_update or threshold, not {quoted(strategy)}",
             ("config", "emit_strategy"),
             "write per_update (a partition per block) or threshold (with threshold_blocks)",
         )
     elif strategy == "threshold":
         threshold = config.get("threshold_blocks")
         if type(threshold) is not int or threshold < 1:
-            found = "missing" if threshold is None else f"{threshold!r}"
+            found = "missing" if threshold is None else quoted(threshold)
             yield Problem(
                 "source.threshold",
                 f"emit_strategy: threshold emits a partition every threshold_blocks blocks; threshold_blocks is "
@@ -88,7 +89,7 @@ def trigger_input_rules(jobs: list[Any], base: Path_, operators: Operators) -> I
                 takes = " or ".join(filter(None, (", ".join(names[:-1]), names[-1])))
                 yield Problem(
                     "dag.trigger-input",
-                    f"input names job {upstream.get('name')!r}, {_what(upstream)}; a {job.get('operator')} job "
+                    f"input names job {quoted(upstream.get('name'))}, {_what(upstream)}; a {job.get('operator')} job "
                     f"runs from {takes}",
                     base + (i, "inputs", k, "from", "job"),
                     "take the input from a source job: source: {kind: manual}, source: {kind: cron, schedule: …} "
@@ -114,4 +115,6 @@ def _what(job: Mapping[str, Any]) -> str:
         return f"which is {KIND_NAMES[trigger.kind]}"
     if job.get("activation") != "source":
         return "which is not a source job"
-    return f"a source of kind {job['source'].get('kind')!r}" if isinstance(job.get("source"), dict) else "a source"
+    return (
+        f"a source of kind {quoted(job['source'].get('kind'))}" if isinstance(job.get("source"), dict) else "a source"
+    )

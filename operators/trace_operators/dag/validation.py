@@ -1,43 +1,53 @@
-"""Validating DAG files: load, check, and put every problem at its line and column."""
+"""Validating DAG files: load, check, and put every problem at its line and column; a file's failure stays its own."""
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
+from trace_operators import secrets
 from trace_operators.contract import Path_, Problem
+from trace_operators.dag.allow import apply_allows
 from trace_operators.dag.checks import check_document
-from trace_operators.dag.documents import Document, load_document
+from trace_operators.dag.comments import Comment, find_comments
+from trace_operators.dag.documents import Document, load_text, paused_gc
 from trace_operators.dag.files import iter_yaml_files
+from trace_operators.dag.findings import Finding, Report
+from trace_operators.dag.reading import DEFAULT_MAX_FILE_SIZE, read_text
 from trace_operators.plugins import Operators
+
+__all__ = ["Finding", "Report", "Settings", "check_file", "report_file", "validate_file", "validate_paths"]
 
 #: Below this many files a pool of worker processes costs more than it saves.
 PARALLEL_FROM_FILES = 64
+INTERNAL_HINT = "this is a bug in the validator: please report it with the file (secrets removed)"
 
 
 @dataclass(frozen=True)
-class Finding:
-    """A problem at its place in a file."""
+class Settings:
+    """How files are validated."""
 
-    file: str
-    line: int
-    col: int
-    severity: str
-    rule: str
-    message: str
-    hint: str = ""
+    strict: bool = False
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
 
-    def text(self) -> str:
-        hint = f" (hint: {self.hint})" if self.hint else ""
-        return f"{self.file}:{self.line}:{self.col}: {self.severity} [{self.rule}] {self.message}{hint}"
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+DEFAULTS = Settings()
+
+
+@dataclass
+class FileReport:
+    """One file's outcome: the document when it loads, its findings, and those its allow comments accepted."""
+
+    doc: Document | None
+    findings: list[Finding]
+    allowed: list[Finding] = field(default_factory=list)
+
+
+def _add(report: Report, file: FileReport) -> None:
+    report.add(file.findings, file.allowed)
 
 
 def _place(doc: Document, problem: Problem, moved: dict[Path_, Path_]) -> Finding:
@@ -47,17 +57,55 @@ def _place(doc: Document, problem: Problem, moved: dict[Path_, Path_]) -> Findin
         if origin:
             path = origin + path[length:]
             break
-    line, col = doc.locate(path, problem.at_key, problem.line_offset)
+    line, col = doc.locate(path, problem.at_key, problem.line_offset, problem.rule)
     return Finding(doc.source, line, col, problem.severity, problem.rule, problem.message, problem.hint)
 
 
-def check_file(path: Path, operators: Operators, strict: bool = False) -> tuple[Document | None, list[Finding]]:
-    """The loaded document, if it loads, and every finding of the file."""
-    doc, load_problems = load_document(path)
+def _checked(source: str, text: str, operators: Operators, strict: bool) -> tuple[Document | None, list[Finding]]:
+    doc, load_problems = load_text(source, text)
     if doc is None:
-        return None, [Finding(str(path), p.line, p.col, "error", p.rule, p.message, p.hint) for p in load_problems]
+        return None, [Finding(source, p.line, p.col, "error", p.rule, p.message, p.hint) for p in load_problems]
     problems, moved = check_document(doc.data, operators, strict)
-    return doc, sorted((_place(doc, p, moved) for p in problems), key=lambda f: (f.line, f.col, f.rule))
+    return doc, [_place(doc, p, moved) for p in problems]
+
+
+def _in_comments(source: str, comments: list[Comment]) -> list[Finding]:
+    """Secrets pasted into comments: PyYAML drops comments, git keeps them."""
+    return [
+        Finding(source, c.line, c.col, p.severity, p.rule, p.message, p.hint)
+        for c in comments
+        for p in secrets.scan_comment(c.text)
+    ]
+
+
+def _in_order(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.line, f.col, f.rule))
+
+
+def _report(path: Path, operators: Operators, settings: Settings) -> FileReport:
+    text, problem = read_text(path, settings.max_file_size)
+    if problem is not None:
+        return FileReport(None, [Finding(str(path), 1, 1, "error", problem.rule, problem.message, problem.hint)])
+    doc, findings = _checked(str(path), text, operators, settings.strict)
+    comments = find_comments(text)
+    split = apply_allows(str(path), findings + _in_comments(str(path), comments), comments)
+    return FileReport(doc, _in_order(split.kept), _in_order(split.allowed))
+
+
+def report_file(path: Path, operators: Operators, settings: Settings = DEFAULTS) -> FileReport:
+    """One file's outcome; a file the validator fails on is one `internal.error` finding, never a crash."""
+    try:
+        with paused_gc():
+            return _report(path, operators, settings)
+    except Exception as error:  # noqa: BLE001 - one file must not end the run, nor lose the other files' findings
+        message = f"the validator failed on this file ({type(error).__name__}); nothing else of it was checked"
+        return FileReport(None, [Finding(str(path), 1, 1, "error", "internal.error", message, INTERNAL_HINT)])
+
+
+def check_file(path: Path, operators: Operators, strict: bool = False) -> tuple[Document | None, list[Finding]]:
+    """The loaded document, if it loads, and every finding of the file its allow comments do not accept."""
+    report = report_file(path, operators, Settings(strict))
+    return report.doc, report.findings
 
 
 def validate_file(path: Path, operators: Operators, strict: bool = False) -> list[Finding]:
@@ -65,38 +113,31 @@ def validate_file(path: Path, operators: Operators, strict: bool = False) -> lis
 
 
 #: What forked workers validate with: set by the parent just before it forks them.
-_SHARED: tuple[Operators, bool] | None = None
+_SHARED: tuple[Operators, Settings] | None = None
 
 
-def _validate_in_worker(path: Path) -> list[Finding]:
+def _validate_in_worker(path: Path) -> FileReport:
     assert _SHARED is not None
-    return validate_file(path, *_SHARED)
+    return replace(report_file(path, *_SHARED), doc=None)  # the node tree stays in the worker: only findings travel
 
 
 def validate_paths(
-    paths: Iterable[Path], operators: Operators, strict: bool = False, workers: int = 1
-) -> list[Finding]:
+    paths: Iterable[Path], operators: Operators, settings: Settings = DEFAULTS, workers: int = 1
+) -> Report:
     """Findings for every YAML file under `paths`, in file order; many files are spread over `workers`."""
     global _SHARED  # noqa: PLW0603 - forked workers inherit it: the point of the fork
     files = list(iter_yaml_files(paths))
+    report = Report()
     if workers <= 1 or len(files) < PARALLEL_FROM_FILES:
-        return [f for path in files for f in validate_file(path, operators, strict)]
+        for path in files:
+            _add(report, report_file(path, operators, settings))
+        return report
     # The parent validates the first file before forking, so workers inherit warm caches (compiled schema,
     # regexes) instead of building their own.
-    found = validate_file(files[0], operators, strict)
-    _SHARED = (operators, strict)
+    _add(report, report_file(files[0], operators, settings))
+    _SHARED = (operators, settings)
     rest = files[1:]
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        for findings in pool.map(_validate_in_worker, rest, chunksize=max(1, len(rest) // (workers * 4))):
-            found += findings
-    return found
-
-
-def render(findings: list[Finding], fmt: str) -> str:
-    """One line a finding, or a JSON document for machines."""
-    if fmt == "json":
-        return json.dumps(
-            {"findings": [f.to_json() for f in findings], "errors": sum(f.severity == "error" for f in findings)},
-            indent=2,
-        )
-    return "\n".join(f.text() for f in findings)
+        for found in pool.map(_validate_in_worker, rest, chunksize=max(1, len(rest) // (workers * 4))):
+            _add(report, found)
+    return report

@@ -8,6 +8,8 @@ from typing import Any, cast
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from trace_operators.dag.quoting import shown
+
 _SAFE = SafeConstructor()
 
 _P = "tag:yaml.org,2002:"
@@ -33,11 +35,24 @@ def position(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
+#: Python reads at most 4,300 decimal digits into an int, and prints no more (sys.get_int_max_str_digits); bits
+#: bound the other bases, whose ints Python reads at any size but cannot print in decimal past that either.
+MAX_DIGITS = 4300
+_MAX_BITS = 14_000
+
+
+class TooBig(ValueError):
+    """An integer too long for Python to read or print: no DAG needs one."""
+
+
 def _integer(text: str) -> int:
     """An int as PyYAML reads it (`0x1f`, `1_000`, and under an explicit `!!int` octal and sexagesimal)."""
-    if text.isdigit() and text[0] != "0":
-        return int(text)
-    return _SAFE.construct_yaml_int(ScalarNode(INT, text))
+    if len(text) > MAX_DIGITS:
+        raise TooBig(text)
+    value = int(text) if text.isdigit() and text[0] != "0" else _SAFE.construct_yaml_int(ScalarNode(INT, text))
+    if value.bit_length() > _MAX_BITS:
+        raise TooBig(text)
+    return value
 
 
 def _float(text: str) -> float:
@@ -46,6 +61,8 @@ def _float(text: str) -> float:
 
 def _timestamp(text: str) -> str:
     """The ISO form of a timestamp, so data stays JSON-like; an impossible date stays as written."""
+    if SafeConstructor.timestamp_regexp.match(text) is None:  # `!!timestamp` on text of another form
+        raise ValueError(text)
     try:
         return _SAFE.construct_yaml_timestamp(ScalarNode(TIMESTAMP, text)).isoformat()
     except ValueError:
@@ -72,6 +89,8 @@ class PlainData:
 
     def __init__(self) -> None:
         self.problems: dict[tuple[str, int, int], LoadProblem] = {}
+        #: Per mapping with a duplicate key (by id): each key's first node.
+        self.firsts: dict[int, dict[tuple[str, Any], Node]] = {}
 
     def value(self, node: Node) -> Any:
         cls = node.__class__
@@ -87,12 +106,20 @@ class PlainData:
             return self.refuse(node)
         try:
             return convert(node.value)
-        except (ValueError, KeyError, IndexError):
+        except TooBig:
+            return self.report(
+                "yaml.not-data",
+                node,
+                f"an integer of {len(node.value):,} characters is more than Python reads or prints "
+                f"({MAX_DIGITS:,} digits at most)",
+                "no field of a DAG needs a number this long: write a smaller one, or quote it if it is text",
+            )
+        except (ValueError, KeyError, IndexError, OverflowError):
             kind = _KINDS[node.tag].split()[-1]
             return self.report(
                 "yaml.not-data",
                 node,
-                f"`{node.value}` cannot be read as {kind}",
+                f"`{shown(node.value)}` cannot be read as {kind}",
                 "remove the tag, or write a value of its type",
             )
 
@@ -132,11 +159,17 @@ class PlainData:
         return out
 
     def duplicate(self, node: MappingNode, second: ScalarNode) -> None:
-        first = next(key for key, _ in node.value if key.tag == second.tag and key.value == second.value)
+        # Indexed once per mapping that has a duplicate: searching for each would be quadratic in its keys.
+        firsts = self.firsts.get(id(node))
+        if firsts is None:
+            firsts = self.firsts[id(node)] = {}
+            for key, _ in node.value:
+                firsts.setdefault((key.tag, key.value), key)
+        first = firsts[(second.tag, second.value)]
         self.report(
             "yaml.duplicate-key",
             second,
-            f"duplicate key `{second.value}` (first on line {first.start_mark.line + 1})",
+            f"duplicate key `{shown(second.value)}` (first on line {first.start_mark.line + 1})",
             "keep one of them: PyYAML would silently keep the last",
         )
 
@@ -151,8 +184,8 @@ class PlainData:
             self.report(
                 "yaml.non-string-key",
                 key,
-                f"the key `{key.value}` is read as {kind}, not a string: " "job blocks only use string keys",
-                f'quote it: "{key.value}":',
+                f"the key `{shown(key.value)}` is read as {kind}, not a string: job blocks only use string keys",
+                f'quote it: "{shown(key.value)}":',
             )
         else:
             self.report(
@@ -174,7 +207,7 @@ class PlainData:
         self.report(
             "yaml.not-data",
             node,
-            f"the tag `{_short_tag(node.tag)}` is refused: a DAG holds only plain "
+            f"the tag `{shown(_short_tag(node.tag))}` is refused: a DAG holds only plain "
             "data (strings, numbers, booleans, null, lists and mappings)",
             "remove the tag; quote the value if it is text",
         )
