@@ -31,6 +31,8 @@ from tests.test_run import objects, s3_objects
 
 DAG = FIXTURES / "valid" / "bootstrap.yaml"
 JOB = ("--job", "cryo_bootstrap")
+#: The partition keys of the fixture job, in the order `outcomes` sorts them.
+KEYS = sorted(f"{first}-{first + 999}" for first in range(0, 10_000, 1000))
 LOOPBACK = "127.0.0.1"
 #: The endpoint the nodes hold in their environment, and the pieces of it that are secret.
 USER, PASSWORD, KEY = "ingest-user", "pw-Quartz-7731", "KeyZ9x8w7v6u5t4s3r2q"
@@ -132,6 +134,13 @@ def json_lines(stderr: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stderr.splitlines() if line.strip()]
 
 
+def outcomes(stderr: str) -> list[tuple[str, str]]:
+    """(task id, outcome) of each partition's event, in task id order; nothing else is logged."""
+    lines = json_lines(stderr)
+    assert all("outcome" in line for line in lines), lines
+    return sorted((line["task_id"], line["outcome"]) for line in lines)
+
+
 def descendants(pid: int) -> list[int]:
     """The processes below `pid`, from /proc."""
     parents: dict[int, int] = {}
@@ -205,7 +214,7 @@ def test_ray_publishes_the_bytes_of_the_local_executor(
     assert summary_shape(ray.stdout) == summary_shape(local.stdout)
     assert summary_shape(ray.stdout).startswith("10/10 partitions published, 10,000 blocks, 211,012 rows, ")
     assert ray.stdout.splitlines()[1] == f"published under file://{tmp_path / 'ray'}/cryo/10143/"
-    assert json_lines(ray.stderr) == json_lines(local.stderr) == []
+    assert outcomes(ray.stderr) == outcomes(local.stderr) == [(f"cryo_bootstrap-{k}", "published") for k in KEYS]
 
     # Through RAY_ADDRESS, into S3 with the nodes' own credentials: the same objects, key for key.
     s3 = cli(
@@ -332,7 +341,7 @@ def test_without_an_address_a_loopback_cluster_runs_for_the_run_only(
     done = cli_process("run", str(DAG), *JOB, "--executor", "ray", "--log-format", "json", check=True)
     assert token.exists() == had_token  # the run's random token stayed in its own environment
     assert done.stdout.startswith("10/10 partitions published")
-    [started] = json_lines(done.stderr)
+    [started] = [line for line in json_lines(done.stderr) if "outcome" not in line]
     assert re.fullmatch(r"started a Ray cluster on 127\.0\.0\.1:\d+ for this run", started["message"])
     assert objects(tmp_path / "cryo-data") == local_bytes
 

@@ -163,7 +163,8 @@ def test_progress_draws_on_a_terminal_only() -> None:
         progress.close()
     assert pipe.getvalue() == ""
     last = screen.getvalue().split("\r")[-1]
-    assert last.startswith("2/2 partitions  500/500 blocks  ") and "ETA 0:00" in last and last.endswith("\n")
+    assert last.startswith("100%|") and "| 2/2 partitions, 500/500 blocks published, " in last
+    assert "ETA 00:00" in last and last.endswith("\n")
 
 
 def test_json_logs_are_redacted(capsys) -> None:
@@ -195,6 +196,30 @@ def test_backoff_waits_on_the_cancellation_not_a_sleep(tmp_path: Path) -> None:
     # A hang guard, not a timing: without the cancellation ending the wait this would take an hour.
     assert finished.wait(120)
     assert waits == [1]
+
+
+def test_a_cancelled_task_is_not_retried_and_logs_as_cancelled(tmp_path: Path, capsys) -> None:
+    operator = CryoIngest()
+    resolved = operator.resolve_job(JOB, {})
+    cancel = threading.Event()
+
+    class Interrupted(CryoIngest):
+        def run_partition(self, resolved, partition, ctx):
+            cancel.set()  # as a signal does while the task runs: it stops at its next checkpoint
+            ctx.checkpoint()
+
+    logger = logs.configure("cryo_ingest", "json")
+    store = open_store(str(tmp_path / "store"))
+    runner = Runner(
+        Interrupted(), resolved, JOB, Worker(store, tmp_path / "staging", logger, cancel), backoff=lambda _: 0
+    )
+    [result] = runner.run([Partition(0, 99)]).results
+    assert (result.outcome, result.attempt) == ("retryable_error", 1)
+    logged = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(e["level"], e["message"], e.get("outcome")) for e in logged] == [
+        ("warning", "task boot-0-99 failed: the task was cancelled", None),
+        ("warning", "cancelled boot-0-99: the task was cancelled", "cancelled"),
+    ]
 
 
 def test_output_index_beyond_the_job_is_fatal_before_anything_runs(tmp_path: Path) -> None:

@@ -243,6 +243,8 @@ class TaskContext:
     staging_root: Path
     logger: logging.Logger
     heartbeat: Callable[[], None] = lambda: None
+    #: Told the blocks of each chunk once its files are whole in staging: progress to show, not yet published.
+    on_chunk: Callable[[int], None] = lambda blocks: None
     cancel: threading.Event = field(default_factory=threading.Event)
     #: `time.monotonic()` value after which the task must stop; None for no deadline.
     deadline: float | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -11,6 +12,7 @@ from typing import Any
 
 from trace_operators.contract import FatalError, Operator, Partition, ResolvedJob, TaskResult
 from trace_operators.runtime.executors import Executor
+from trace_operators.runtime.logs import event
 from trace_operators.runtime.taskpath import Worker, failure, run_task
 from trace_operators.runtime.tasks import Task
 
@@ -58,6 +60,26 @@ def _ignore(result: TaskResult) -> None:
     return None
 
 
+#: The level and the text line of each outcome of a partition.
+_OUTCOME_LINES = {
+    "published": (logging.INFO, "published {task}: {blocks:,} blocks, {rows:,} rows, {mb:,.1f} MB in {seconds:.2f} s"),
+    "reused": (logging.INFO, "reused {task}: every dataset was already published"),
+    "failed-retryable": (logging.ERROR, "failed {task} (retryable, attempt {attempt}): {error}"),
+    "failed-fatal": (logging.ERROR, "failed {task} (fatal): {error}"),
+    "cancelled": (logging.WARNING, "cancelled {task}: {error}"),
+}
+
+
+def outcome_name(result: TaskResult, cancelled: bool) -> str:
+    """What became of a partition: published, reused, failed-retryable, failed-fatal or cancelled."""
+    if result.outcome == "success":
+        reused = result.metrics.datasets_reused
+        return "reused" if reused and reused == len(result.datasets_published) else "published"
+    if result.outcome == "fatal_error":
+        return "failed-fatal"
+    return "cancelled" if cancelled else "failed-retryable"
+
+
 @dataclass
 class Runner:
     """Everything a run needs besides the partitions: the policy of order, concurrency, attempts and backoff."""
@@ -67,6 +89,8 @@ class Runner:
     job: Mapping[str, Any]
     worker: Worker
     on_done: Callable[[TaskResult], None] = _ignore
+    #: Told each failed attempt that will be retried, before its backoff.
+    on_retry: Callable[[TaskResult], None] = _ignore
     #: Seconds to wait after a failed attempt, by its number.
     backoff: Callable[[int], float] = backoff
     #: Where each attempt runs: in this process by default.
@@ -82,18 +106,60 @@ class Runner:
         return self.execute(self.operator, self.resolved, task, self.worker)
 
     def run_one(self, partition: Partition) -> TaskResult:
-        """Attempts until success, a fatal error, cancellation, or `max_attempts`."""
+        """Attempts until success, a fatal error, cancellation, or `max_attempts`; an event per retry and at the end."""
         attempt = 1
         result = self.attempt(partition, attempt)
-        while result.outcome == "retryable_error" and attempt < self.resolved.max_attempts:
+        while self._retries(result, attempt):
             delay = self.backoff(attempt)
-            self.worker.logger.info("retrying %s in %.1f s: %s", result.task_id, delay, result.error_message)
+            message = f"retrying {result.task_id} in {delay:.1f} s: {result.error_message}"
+            event(self.worker.logger, logging.INFO, message, self._fields(partition, result, "retrying"))
+            self.on_retry(result)
             if self.worker.cancel.wait(delay):  # a cancellation ends the wait at once, not after it
                 break
             attempt += 1
             result = self.attempt(partition, attempt)
+        self._log_outcome(partition, result)
         self.on_done(result)
         return result
+
+    def _retries(self, result: TaskResult, attempt: int) -> bool:
+        # A cancelled task is not retried: its failure is the cancellation's.
+        return (
+            result.outcome == "retryable_error"
+            and attempt < self.resolved.max_attempts
+            and not self.worker.cancel.is_set()
+        )
+
+    def _log_outcome(self, partition: Partition, result: TaskResult) -> None:
+        outcome = outcome_name(result, self.worker.cancel.is_set())
+        level, message = _OUTCOME_LINES[outcome]
+        metrics = result.metrics
+        text = message.format(
+            task=result.task_id,
+            attempt=result.attempt,
+            error=result.error_message,
+            blocks=metrics.blocks,
+            rows=metrics.rows,
+            mb=metrics.bytes / 1e6,
+            seconds=metrics.seconds,
+        )
+        event(self.worker.logger, level, text, self._fields(partition, result, outcome))
+
+    def _fields(self, partition: Partition, result: TaskResult, outcome: str) -> dict[str, Any]:
+        """What every event of a partition says, for a log pipeline to filter and sum on."""
+        return {
+            "job": self.resolved.name,
+            "task_id": result.task_id,
+            "partition": partition.partition_key,
+            "start": partition.start,
+            "end": partition.end,
+            "attempt": result.attempt,
+            "outcome": outcome,
+            "datasets": [p.dataset for p in result.datasets_published],
+            "rows": result.metrics.rows,
+            "bytes": result.metrics.bytes,
+            "seconds": result.metrics.seconds,
+        }
 
     def run(self, partitions: Sequence[Partition]) -> RunSummary:
         """Run every partition, at most `max_concurrency` at once, until done or cancelled; results in order."""

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,10 @@ def _no_heartbeat() -> None:
     return None
 
 
+def _no_progress(task_id: str, blocks: int) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Worker:
     """What a process running tasks holds for all of them: opened once, shared by every task it runs."""
@@ -42,6 +47,8 @@ class Worker:
     #: Set by a signal or an interrupted runner: every task in flight stops at its next checkpoint.
     cancel: threading.Event = field(default_factory=threading.Event)
     heartbeat: Callable[[], None] = _no_heartbeat
+    #: Told a task's id and the blocks of each of its chunks whole in staging (`TaskContext.on_chunk`).
+    on_chunk: Callable[[str, int], None] = _no_progress
 
 
 def prepare(operators: Operators, job: Mapping[str, Any], env: Mapping[str, str]) -> tuple[Operator, ResolvedJob]:
@@ -69,6 +76,7 @@ def run_task(operator: Operator, resolved: ResolvedJob, task: Task, worker: Work
         worker.staging_root,
         worker.logger,
         heartbeat=worker.heartbeat,
+        on_chunk=partial(worker.on_chunk, task.task_id),
         cancel=worker.cancel,
         deadline=began + resolved.timeout_seconds if resolved.timeout_seconds else None,
         dataset_uuids=task.dataset_uuids,

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,9 +54,17 @@ class ChildResult:
 
 
 def run_child(
-    runs: list[CryoRun], endpoint: Endpoint, out_dir: Path, ctx: TaskContext, memory_limit: int
+    runs: list[CryoRun],
+    endpoint: Endpoint,
+    out_dir: Path,
+    ctx: TaskContext,
+    memory_limit: int,
+    on_poll: Callable[[], None],
 ) -> ChildResult:
-    """Run Cryo in a child; its summary, or `RetryableError` saying how it ended, or `Cancelled`."""
+    """Run Cryo in a child; its summary, or `RetryableError` saying how it ended, or `Cancelled`.
+
+    `on_poll` is called after each wait on the child, the last one too.
+    """
     request = json.dumps({"memory_limit": memory_limit, "runs": [asdict(run) for run in runs]}).encode()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TRACE_", "AWS_"))}
     env.update(
@@ -79,7 +88,7 @@ def run_child(
         start_new_session=True,
     ) as child:
         try:
-            stdout, stderr = _communicate(child, request, ctx)
+            stdout, stderr = _communicate(child, request, ctx, on_poll)
         finally:
             if child.poll() is None:
                 os.killpg(child.pid, signal.SIGKILL)
@@ -89,16 +98,22 @@ def run_child(
     )
 
 
-def _communicate(child: subprocess.Popen[bytes], request: bytes, ctx: TaskContext) -> tuple[bytes, bytes]:
+def _communicate(
+    child: subprocess.Popen[bytes], request: bytes, ctx: TaskContext, on_poll: Callable[[], None]
+) -> tuple[bytes, bytes]:
     """Send the request, then heartbeat until the child exits; `Cancelled` (the caller kills it) on cancellation."""
     unsent: bytes | None = request
     while True:
         ctx.checkpoint("while Cryo ran")
         try:
             # Called again after a timeout, communicate goes on sending the input and loses no output.
-            return child.communicate(unsent, ctx.seconds_left(POLL_SECONDS))
+            done = child.communicate(unsent, ctx.seconds_left(POLL_SECONDS))
         except subprocess.TimeoutExpired:
             unsent = None  # handed over already: it may not be given twice
+            on_poll()
+        else:
+            on_poll()
+            return done
 
 
 def child_result(returncode: int, stdout: str, stderr: str, pool: str) -> ChildResult:

@@ -22,10 +22,11 @@ from cryo_ingest.extract.cryo.collect import collect_files
 from cryo_ingest.extract.cryo.headers import HeaderFetch
 from cryo_ingest.extract.cryo.node import Node
 from cryo_ingest.extract.cryo.options import CryoRun, cryo_runs
+from cryo_ingest.extract.cryo.watch import ChunkWatch
 from cryo_ingest.job.datasets import CANONICAL, status_gap
 from cryo_ingest.job.endpoints import Endpoint
 from cryo_ingest.publish.layout import Chunk, plan_chunks
-from trace_operators.contract import FatalError, Partition, TaskContext
+from trace_operators.contract import Cancelled, FatalError, Partition, RetryableError, TaskContext
 
 #: Address-space limit of the child (RLIMIT_AS): a bad request fails there, not on the worker.
 MEMORY_LIMIT = 4 * 1024**3
@@ -75,21 +76,34 @@ class CryoExtractor:
         ctx.checkpoint()
         request.out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         headers = HeaderFetch(plan.endpoint, plan.partition)  # read while Cryo runs
+        watch = ChunkWatch(request.out_dir, request.chain_id, request.datasets, plan.chunks, ctx.on_chunk)
         try:
-            result = run_child(plan.runs, plan.endpoint, request.out_dir, ctx, self.memory_limit)
+            result = run_child(plan.runs, plan.endpoint, request.out_dir, ctx, self.memory_limit, watch.look)
             try:
                 files = collect_files(
                     request.out_dir, request.chain_id, request.datasets, plan.chunks, result, plan.endpoint.pool
                 )
             except PartialExtraction as partial:
-                # The whole datasets are checked like any others before the caller may publish them.
                 if partial.whole:
-                    check_against_node(partial.whole, plan.chunks, headers.result(ctx), plan.endpoint.pool)
+                    _check_whole(partial, plan, headers, ctx)
                 raise
             check_against_node(files, plan.chunks, headers.result(ctx), plan.endpoint.pool)
         finally:
             headers.stop()
         return files
+
+
+def _check_whole(partial: PartialExtraction, plan: Plan, headers: HeaderFetch, ctx: TaskContext) -> None:
+    """The whole datasets checked like any others before they may be published; none of them when that fails."""
+    from cryo_ingest.checks.node import check_against_node
+
+    try:
+        check_against_node(partial.whole, plan.chunks, headers.result(ctx), plan.endpoint.pool)
+    except Cancelled:
+        raise
+    except RetryableError:
+        # The node failing the same blocks for the headers too: the missing chunks are still the news.
+        raise PartialExtraction(str(partial), {}) from None
 
 
 def cryo_version() -> str:

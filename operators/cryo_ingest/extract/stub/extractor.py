@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cryo_ingest.extract.base import ExtractRequest
 from cryo_ingest.extract.stub.shape import STUB_VERSION
-from trace_operators.contract import TaskContext
+from trace_operators.contract import Partition, TaskContext
 
 
 class StubExtractor:
@@ -16,8 +16,15 @@ class StubExtractor:
     version = STUB_VERSION
 
     def extract(self, request: ExtractRequest, ctx: TaskContext) -> dict[str, list[Path]]:
-        """Write the request's chunks, checking for cancellation and the deadline after each."""
+        """Write the request's chunks, reporting each and checking for cancellation and the deadline after it."""
         from cryo_ingest.extract.stub.writer import write_chunks
+
+        # The chunks write_chunks writes, cut as it cuts them: one call of `chunk_done` after each, in order.
+        chunks = iter(Partition(request.start, request.end).split(request.chunk_size))
+
+        def chunk_done() -> None:
+            ctx.on_chunk(next(chunks).blocks)
+            ctx.checkpoint()
 
         out = request.output
         return write_chunks(
@@ -29,5 +36,5 @@ class StubExtractor:
             request.out_dir,
             compression=out.compression,
             row_group_size=out.row_group_size,
-            on_chunk=ctx.checkpoint,
+            on_chunk=chunk_done,
         )
