@@ -38,8 +38,9 @@ def write_dag(
     datasets: list[str] = DATASETS,
     max_concurrency: int = 2,
     rpc_pool: str = "bench",
+    options: dict[str, Any] | None = None,
 ) -> Path:
-    """A DAG whose job `bench` covers blocks `start..end` (inclusive) of chain 10143."""
+    """A DAG whose job `bench` covers blocks `start..end` (inclusive) of chain 10143, with more config `options`."""
     config = {
         "chain_id": CHAIN_ID,
         "datasets": datasets,
@@ -48,6 +49,7 @@ def write_dag(
         "end_block": end,
         "partition_size": partition_size,
         "chunk_size": chunk_size,
+        **(options or {}),
     }
     path.write_text(
         yaml.safe_dump({"name": "benchmark", "jobs": [job_block(JOB, config, max_concurrency)]}, sort_keys=False)

@@ -24,6 +24,8 @@ class Run:
     seconds: float
     #: Peak resident set of the command's process (and of its waited-for children), in bytes.
     peak_rss: int
+    #: CPU seconds, user and system, of the command and its waited-for children.
+    cpu: float
     stdout: str
     stderr: str
 
@@ -47,7 +49,11 @@ def run(argv: Sequence[str], env: Mapping[str, str] | None = None, stdin: bytes 
         child.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0), err.seek(0)
         result = Run(
-            seconds, usage.ru_maxrss * 1024, out.read().decode(errors="replace"), err.read().decode(errors="replace")
+            seconds,
+            usage.ru_maxrss * 1024,
+            usage.ru_utime + usage.ru_stime,
+            out.read().decode(errors="replace"),
+            err.read().decode(errors="replace"),
         )
     if child.returncode != 0:
         raise CommandFailed(
@@ -92,6 +98,16 @@ def alternate(first: Callable[[], float], second: Callable[[], float], pairs: in
             a.append(first())
             b.append(second())
     return a, b
+
+
+def recorded(once: Callable[[], Run], runs: list[Run]) -> Callable[[], float]:
+    """`once`'s seconds, for `alternate`, each `Run` kept in `runs` for its other figures."""
+
+    def seconds() -> float:
+        runs.append(once())
+        return runs[-1].seconds
+
+    return seconds
 
 
 def median(values: Sequence[float]) -> float:

@@ -10,6 +10,7 @@ after it, each summed over the partitions, as a share of the pipeline's time.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks import chain
 from benchmarks.dags import CHAIN_ID, DATASETS, write_dag
@@ -27,15 +29,17 @@ from benchmarks.table import Row
 FIRST, LAST = 1, chain.BLOCKS
 PARTITION = 1_000
 TARGET = 1.15
-FREEZE = (
+#: A user's `cryo.freeze` of the range with its defaults, given datasets, url, out, first, last (and more) as arguments.
+FREEZE_CALL = (
     "import json, os, sys, cryo\n"
     "datasets, url, out, first, last = json.loads(sys.argv[1]), *sys.argv[2:4], int(sys.argv[4]), int(sys.argv[5])\n"
     "counts = cryo.freeze(datasets, blocks=[f'{first}:{last + 1}'], rpc=url, output_dir=out, chunk_size=1000,\n"
     "                     network_name='10143', verbose=False, no_report=True)\n"
     "assert counts['n_errored'] == 0, counts\n"
-    # os._exit: Cryo's leftover threads can abort the interpreter at finalization after a good run.
-    "os._exit(0)\n"
 )
+#: os._exit: Cryo's leftover threads can abort the interpreter at finalization after a good run.
+EXIT = "os._exit(0)\n"
+FREEZE = FREEZE_CALL + EXIT
 
 
 def fresh(path: Path) -> Path:
@@ -44,22 +48,38 @@ def fresh(path: Path) -> Path:
     return path
 
 
-def pipeline(work: Path, url: str, datasets: list[str], max_concurrency: int = 2) -> Callable[[], Run]:
-    """A timed `cryo-ingest run --extractor cryo` of the range into a fresh local store."""
+#: Numbers the DAG files of a row's pipelines, which differ in their settings.
+_dags = itertools.count()
+
+
+def pipeline(
+    work: Path,
+    url: str,
+    datasets: list[str],
+    max_concurrency: int = 2,
+    options: dict[str, Any] | None = None,
+    store: Callable[[], str | Path] | None = None,
+    env: dict[str, str] | None = None,
+) -> Callable[[], Run]:
+    """A timed `cryo-ingest run --extractor cryo` of the range with config `options`, into `store()`.
+
+    `store` gives an empty store each run (default: a fresh local directory); `env` adds to the environment.
+    """
     dag = write_dag(
-        work / f"cryo-{len(datasets)}-{max_concurrency}.yaml",
+        work / f"cryo-{next(_dags)}.yaml",
         FIRST,
         LAST,
         PARTITION,
         datasets=datasets,
         max_concurrency=max_concurrency,
+        options=options,
     )
 
     def once() -> Run:
-        store = fresh(work / "store")
+        where = store() if store else fresh(work / "store")
         return run(
-            cli("run", dag, "--job", "bench", "--store", store, "--extractor", "cryo"),
-            local_env(work, TRACE_RPC_POOL_BENCH_URL=url),
+            cli("run", dag, "--job", "bench", "--store", where, "--extractor", "cryo"),
+            local_env(work, TRACE_RPC_POOL_BENCH_URL=url, **(env or {})),
         )
 
     return once

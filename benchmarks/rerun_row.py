@@ -10,9 +10,11 @@ import logging
 import os
 import shutil
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from benchmarks.dags import write_dag
 from benchmarks.measure import Run, cli, in_run_seconds, local_env, median, run
@@ -28,7 +30,6 @@ BUCKET = "bench"
 @contextmanager
 def moto_server() -> Iterator[dict[str, str]]:
     """moto's S3 server on a free loopback port, with a bucket; yields the AWS environment to reach it."""
-    import boto3
     from moto.server import ThreadedMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line a request on stderr otherwise
@@ -42,16 +43,31 @@ def moto_server() -> Iterator[dict[str, str]]:
             "AWS_SECRET_ACCESS_KEY": "bench",
             "AWS_DEFAULT_REGION": "us-east-1",
         }
-        boto3.client(
-            "s3",
-            endpoint_url=aws["AWS_ENDPOINT_URL"],
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
-        ).create_bucket(Bucket=BUCKET)
+        fresh_bucket(aws)
         yield aws
     finally:
         server.stop()
+
+
+def s3_client(aws: dict[str, str]) -> Any:
+    """A boto3 S3 client of the server `aws` points at."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=aws["AWS_ENDPOINT_URL"],
+        region_name=aws["AWS_DEFAULT_REGION"],
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+
+
+def fresh_bucket(aws: dict[str, str]) -> None:
+    """An empty bucket `BUCKET` on a server that forgets everything else (so memory does not pile up)."""
+    request = urllib.request.Request(aws["AWS_ENDPOINT_URL"] + "/moto-api/reset", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+    s3_client(aws).create_bucket(Bucket=BUCKET)
 
 
 def publish_then_rerun(
@@ -82,15 +98,7 @@ def local_floor(root: Path) -> float:
 
 def s3_floor(aws: dict[str, str], prefix: str) -> float:
     """Seconds to GET every `_SUCCESS` under `prefix` and LIST its version prefix, with one boto3 client."""
-    import boto3
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=aws["AWS_ENDPOINT_URL"],
-        region_name=aws["AWS_DEFAULT_REGION"],
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
+    s3 = s3_client(aws)
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
     markers = [o["Key"] for page in pages for o in page.get("Contents", ()) if o["Key"].endswith("/_SUCCESS")]
     began = time.perf_counter()

@@ -28,6 +28,9 @@ ROWS = {
     "4": ("benchmarks.stub_row", "stub throughput and memory"),
     "5": ("benchmarks.rerun_row", "idempotent rerun, local and S3"),
     "6": ("benchmarks.ray_row", "the Ray executor beside the local one"),
+    "7": ("benchmarks.byhand_row", "against cryo.freeze then a boto3 upload to S3"),
+    "8": ("benchmarks.remote_row", "a remote RPC: 20 ms a request"),
+    "9": ("benchmarks.ceiling_row", "the node's ceiling for Cryo's calls"),
 }
 
 
