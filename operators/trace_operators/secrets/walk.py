@@ -95,7 +95,9 @@ def _entry(key: Any, item: Any, path: Path_, hashy: bool, in_job: bool, out: lis
             return
         if finding:
             out.append(_problem(finding, child, at_key=True))
-        if pool and isinstance(item, str) and len(item) >= 16 and key_shaped_name(item):
+        # A shape the value shows by itself (a provider URL with its key) says more than "a key-shaped pool".
+        shaped = pool and isinstance(item, str) and len(item) >= 16 and not inspect(item, hashy, in_job)
+        if shaped and key_shaped_name(item):
             message = f'"{one_line(key)[:32]}" names a pool, and holds a value shaped like a key: {mask(item.strip())}'
             out.append(Problem("secret.high-entropy", message, child, POOL_HINT))
             return
