@@ -47,10 +47,9 @@ def _publish_checked(
     from cryo_ingest.checks.tables import check_tables  # pyarrow, only once there is something to check
 
     pool = spec.endpoint.pool if spec.endpoint else None
-    check_tables(
-        {t.dataset: files[t.dataset] for t in targets}, spec.chain_id, plan_chunks(partition, spec.chunk_size), pool
-    )
-    return [publish(ctx.store, t, files[t.dataset], ctx.checkpoint) for t in targets]
+    checked = {t.dataset: files[t.dataset] for t in targets}
+    rows = check_tables(checked, spec.chain_id, plan_chunks(partition, spec.chunk_size), pool)
+    return [publish(ctx.store, t, files[t.dataset], ctx.checkpoint, rows) for t in targets]
 
 
 def run_partition(resolved: ResolvedJob, partition: Partition, ctx: TaskContext) -> TaskResult:

@@ -12,16 +12,21 @@ from cryo_ingest.checks.columns import bounds, disagreement, rows_per_block
 from cryo_ingest.publish.layout import Chunk
 
 
-def check_tables(files: Mapping[str, Sequence[Path]], chain_id: int, chunks: Sequence[Chunk], pool: str | None) -> None:
+def check_tables(
+    files: Mapping[str, Sequence[Path]], chain_id: int, chunks: Sequence[Chunk], pool: str | None
+) -> dict[Path, int]:
     """`RetryableError` for the first chunk file that disagrees with its blocks or the job's chain.
 
     `files` are each dataset's chunk files in the order of `chunks`; `pool` is the node's, None for the stub.
-    A check whose column is not in the file (the job excluded it) is skipped.
+    A check whose column is not in the file (the job excluded it) is skipped. Returns each file's rows, from
+    the footer read for the checks, which the marker lists.
     """
+    rows_of: dict[Path, int] = {}
     for dataset, paths in files.items():
         for chunk, path in zip(chunks, paths, strict=True):
             file = pq.ParquetFile(path)
             names, rows = set(file.schema_arrow.names), file.metadata.num_rows
+            rows_of[path] = rows
             if "block_number" in names:
                 detail = _outside(file, chunk) if rows else None
                 if dataset == "blocks" and not detail:
@@ -30,6 +35,7 @@ def check_tables(files: Mapping[str, Sequence[Path]], chain_id: int, chunks: Seq
                     raise disagreement(dataset, chunk, "the range", pool, detail)
             if rows and "chain_id" in names and (detail := _chain(file, chain_id)):
                 raise disagreement(dataset, chunk, "the job's chain", pool, detail)
+    return rows_of
 
 
 def _outside(file: pq.ParquetFile, chunk: Chunk) -> str | None:

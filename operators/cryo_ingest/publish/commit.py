@@ -6,7 +6,7 @@ same bytes, and removes it otherwise, since its own uploads may have replaced fi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from cryo_ingest.publish.audit import look
@@ -29,10 +29,15 @@ def find_published(store: ObjectStore, target: Target) -> Publication | None:
 
 
 def publish(
-    store: ObjectStore, target: Target, paths: Sequence[Path], checkpoint: Callable[[], None] = lambda: None
+    store: ObjectStore,
+    target: Target,
+    paths: Sequence[Path],
+    checkpoint: Callable[[], None] = lambda: None,
+    rows: Mapping[Path, int] | None = None,
 ) -> Publication:
     """Upload the staged chunk files, the manifest, and the marker last; return the publication."""
-    files = tuple(file_entry(target.prefix + path.name, path) for path in paths)
+    # `rows`: each file's rows when the checks read its footer already, so it is read once.
+    files = tuple(file_entry(target.prefix + path.name, path, (rows or {}).get(path)) for path in paths)
     if [f.key for f in files] != list(target.file_keys):
         raise RetryableError(
             f"{target.dataset} of blocks {target.start}..{target.end}: the extractor wrote {len(files)} file(s), "

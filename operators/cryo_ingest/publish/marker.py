@@ -30,11 +30,13 @@ class FileEntry:
     sha256: str
 
 
-def file_entry(key: str, path: Path) -> FileEntry:
-    """The entry of a staged file: its size, its rows from the Parquet footer, its SHA-256."""
-    import pyarrow.parquet as pq
+def file_entry(key: str, path: Path, rows: int | None = None) -> FileEntry:
+    """The entry of a staged file: its size, its rows from the Parquet footer (unless already read), its SHA-256."""
+    if rows is None:
+        import pyarrow.parquet as pq
 
-    return FileEntry(key, path.stat().st_size, pq.read_metadata(path).num_rows, sha256_file(path))
+        rows = pq.read_metadata(path).num_rows
+    return FileEntry(key, path.stat().st_size, rows, sha256_file(path))
 
 
 def sha256_file(path: Path) -> str:

@@ -95,9 +95,15 @@ def row_seeds(chain: pa.Scalar, block_number: pa.Array, kind: Kind, index: pa.Ar
     return _mix(pc.bit_wise_xor(key, chain))
 
 
+#: 0 .. n-1 for the largest n asked yet: every row layout asks for a few, and a slice of it costs nothing.
+_counting = [pa.array([], pa.uint64())]
+
+
 def arange(n: int) -> pa.Array:
     """0 .. n-1 as uint64."""
-    return pc.indices_nonzero(pa.repeat(True, n))
+    if len(_counting[0]) < n:
+        _counting[0] = pc.indices_nonzero(pa.repeat(True, max(n, 2 * len(_counting[0]))))
+    return _counting[0].slice(0, n)
 
 
 def draw(seed: pa.Array, stream: Draw, below: int) -> pa.Array:

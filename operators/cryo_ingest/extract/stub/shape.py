@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from trace_operators.contract import FatalError, Partition
 
-#: Bump whenever the bytes written for the same inputs change: it is part of the config hash.
-STUB_VERSION = "1"
+#: Bump whenever the bytes written for the same inputs change: it is part of the config hash
+#: (2: statistics on block_number and chain_id only).
+STUB_VERSION = "2"
 DATASETS: tuple[str, ...] = ("blocks", "transactions", "logs", "traces")
 
 GENESIS_TIMESTAMP = 1_700_000_000

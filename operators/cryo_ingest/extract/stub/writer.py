@@ -7,19 +7,21 @@ files are byte-identical only between machines with the same pyarrow.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cryo_ingest.extract.stub.chunk import TransactionFacts
+from cryo_ingest.extract.stub.pools import pools
 from cryo_ingest.extract.stub.shape import check_dataset, stub_blocks
 from cryo_ingest.extract.stub.tables import BUILDERS
 from cryo_ingest.job.options import LZ4, Compression
-from cryo_ingest.publish.layout import plan_chunks
+from cryo_ingest.publish.layout import Chunk, plan_chunks
 from cryo_ingest.publish.staging import ROOT_VAR
 from trace_operators.contract import RetryableError
 
@@ -38,6 +40,13 @@ _DISTINCT = {
     "logs": {"transaction_hash"},
     "traces": {"transaction_hash", "action_gas", "result_gas_used"},
 }
+#: The columns with statistics: what readers prune on and the checks bound (`checks.tables`). As in Cryo's own
+#: files, no other column has them: min and max of every column cost a fifth of the writer's time.
+_PRUNED = ("block_number", "chain_id")
+#: Consecutive chunks are generated together up to this many blocks: each of the few hundred compute calls
+#: a table takes costs about as much as a thousand rows of its work, so one call over five chunks pays
+#: that once instead of five times (12 µs a block instead of 21) while memory stays bounded.
+BATCH_BLOCKS = 5_000
 
 
 def write_chunks(
@@ -56,21 +65,53 @@ def write_chunks(
     Chunks start at `start` (the last may be shorter). `out_dir` must exist (its owner sets its mode).
     `on_chunk` is called after each chunk's files are written (the last one's too); an exception from
     it stops the work, leaving only whole files behind.
-    Returns each dataset's files in block order. Memory follows the chunk, not the range.
+    Returns each dataset's files in block order. Memory follows `BATCH_BLOCKS` and the chunk, not the range.
     """
     for dataset in datasets:
         check_dataset(dataset)
     chunks = plan_chunks(stub_blocks(start, end), chunk_size)
     options = compression.pyarrow_options()
     written: dict[str, list[Path]] = {dataset: [] for dataset in datasets}
-    for chunk in chunks:
-        facts = TransactionFacts(chain_id, chunk.first, chunk.last)
-        for dataset in datasets:
-            path = out_dir / chunk.file_name(chain_id, dataset)
-            _write_parquet(BUILDERS[dataset](facts), path, _DISTINCT[dataset], row_group_size, options)
-            written[dataset].append(path)
-        on_chunk()
+    for batch in _batches(chunks):
+        # A block's rows do not depend on the range they are computed in, so a chunk cut from its batch's
+        # tables holds the same values, and its file the same bytes, as one computed alone.
+        facts = TransactionFacts(chain_id, batch[0].first, batch[-1].last)
+        tables = {dataset: BUILDERS[dataset](facts) for dataset in datasets}
+        for chunk in batch:
+            for dataset, table in tables.items():
+                path = out_dir / chunk.file_name(chain_id, dataset)
+                _write_parquet(_rows_of(table, chunk), path, _DISTINCT[dataset], row_group_size, options)
+                written[dataset].append(path)
+            on_chunk()
     return written
+
+
+def preload() -> None:
+    """Load pyarrow and build the pools now, once, for the worker processes forked after to inherit."""
+    pools()
+
+
+def _batches(chunks: Sequence[Chunk]) -> Iterator[Sequence[Chunk]]:
+    """Runs of consecutive chunks of at most `BATCH_BLOCKS` blocks, or of one chunk when it is longer."""
+    begin = 0
+    for index, chunk in enumerate(chunks):
+        if index > begin and chunk.last - chunks[begin].first + 1 > BATCH_BLOCKS:
+            yield chunks[begin:index]
+            begin = index
+    if chunks:
+        yield chunks[begin:]
+
+
+def _rows_of(table: pa.Table, chunk: Chunk) -> pa.Table:
+    """The rows of `chunk`'s blocks, a zero-copy slice: every table is in block order."""
+    # Two binary searches: a few dozen lookups, where a pass over the batch's column per chunk cost 5% of a run.
+    blocks = table.column("block_number")
+    first = bisect.bisect_left(blocks, chunk.first, key=_as_int)
+    return table.slice(first, bisect.bisect_right(blocks, chunk.last, lo=first, key=_as_int) - first)
+
+
+def _as_int(value: pa.Scalar) -> int:
+    return int(value.as_py())
 
 
 def _write_parquet(
@@ -88,7 +129,7 @@ def _write_parquet(
             version="2.6",
             data_page_version="1.0",
             use_dictionary=[name for name in table.column_names if name not in distinct],
-            write_statistics=[f.name for f in table.schema if f.type != pa.large_binary()],
+            write_statistics=[name for name in _PRUNED if name in table.column_names],
             **options,
         )
         os.replace(partial, path)
