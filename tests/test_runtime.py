@@ -103,11 +103,11 @@ def test_store_failure_is_retried_with_backoff_then_reported(tmp_path: Path) -> 
     done = []
     runner = Runner(operator, resolved, JOB, unreachable_s3(tmp_path), on_done=done.append, backoff=backoff)
     summary = runner.run(operator.plan(resolved, resolved.range))
-    assert [r.outcome for r in summary.results] == ["retryable_error"] * 4
-    assert [r.attempt for r in summary.results] == [3] * 4
+    assert [r.outcome for r in summary.failed] == ["retryable_error"] * 4
+    assert [r.attempt for r in summary.failed] == [3] * 4
     assert sorted(delays) == [1] * 4 + [2] * 4
     assert len(done) == 4
-    assert "EndpointConnectionError" in summary.results[0].error_message
+    assert "EndpointConnectionError" in summary.failed[0].error_message
     assert summary.text().startswith("0/4 partitions published")
 
 
@@ -118,7 +118,7 @@ def test_fatal_error_is_not_retried(tmp_path: Path) -> None:
     runner = Runner(operator, resolved, JOB, worker(tmp_path), backoff=lambda attempt: delays.append(attempt) or 0.0)
     # A task id that could escape the staging root is fatal: retrying cannot help.
     partition = Partition(0, 99, partition_key="../../escape")
-    [result] = runner.run([partition]).results
+    [result] = runner.run([partition]).failed
     assert result.outcome == "fatal_error" and result.attempt == 1 and delays == []
     assert "task_id" in result.error_message
 
@@ -144,10 +144,11 @@ def test_runner_results_in_partition_order_and_bounded_concurrency(tmp_path: Pat
                 with lock:
                     active[0] -= 1
 
-    runner = Runner(Counting(), resolved, JOB, worker(tmp_path))
+    done: list[TaskResult] = []
+    runner = Runner(Counting(), resolved, JOB, worker(tmp_path), on_done=done.append)
     summary = runner.run(operator.plan(resolved, resolved.range))
-    assert [r.task_id for r in summary.results] == ["boot-0-249", "boot-250-499", "boot-500-749", "boot-750-999"]
-    assert summary.blocks == 1000 and peak[0] <= 2
+    assert sorted(r.task_id for r in done) == ["boot-0-249", "boot-250-499", "boot-500-749", "boot-750-999"]
+    assert (summary.published, summary.blocks, summary.failed) == (4, 1000, []) and peak[0] <= 2
 
 
 def test_progress_draws_on_a_terminal_only() -> None:
@@ -213,7 +214,7 @@ def test_a_cancelled_task_is_not_retried_and_logs_as_cancelled(tmp_path: Path, c
     runner = Runner(
         Interrupted(), resolved, JOB, Worker(store, tmp_path / "staging", logger, cancel), backoff=lambda _: 0
     )
-    [result] = runner.run([Partition(0, 99)]).results
+    [result] = runner.run([Partition(0, 99)]).failed
     assert (result.outcome, result.attempt) == ("retryable_error", 1)
     logged = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [(e["level"], e["message"], e.get("outcome")) for e in logged] == [

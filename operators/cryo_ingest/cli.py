@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from cryo_ingest.publish.layout import chain_prefix
 from cryo_ingest.usage import USAGES, VersionAction
-from trace_operators.contract import FatalError, ObjectStore, Operator, Partition, ResolvedJob, TaskError, TaskResult
+from trace_operators.contract import (
+    FatalError,
+    ObjectStore,
+    Operator,
+    Partition,
+    Pieces,
+    ResolvedJob,
+    TaskError,
+    TaskResult,
+)
 from trace_operators.plugins import Operators
 
 if TYPE_CHECKING:
@@ -52,9 +61,23 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     validate = command("validate")
+    from trace_operators.dag.reading import DEFAULT_MAX_FILE_SIZE, parse_size
+
     validate.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    validate.add_argument("--format", choices=("text", "json"), default="text")
+    validate.add_argument(
+        "--format",
+        choices=("text", "json", "github", "sarif"),
+        default="text",
+        help="text (default), json, github (workflow annotations) or sarif (code scanning)",
+    )
     validate.add_argument("--strict", action="store_true", help="jobs of unknown operators are errors")
+    validate.add_argument(
+        "--max-file-size",
+        type=parse_size,
+        default=DEFAULT_MAX_FILE_SIZE,
+        metavar="SIZE",
+        help="larger files are a problem, never read (bytes, or 50MB, 64MiB; default: 50MB)",
+    )
     validate.add_argument(
         "--jobs",
         type=int,
@@ -175,13 +198,15 @@ def _store(args: argparse.Namespace, env: Mapping[str, str]) -> ObjectStore:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from trace_operators.dag.validation import render, validate_paths
+    from trace_operators.dag.report import render
+    from trace_operators.dag.validation import Settings, validate_paths
 
-    findings = validate_paths(args.paths, _operators(), args.strict, workers=args.jobs)
-    output = render(findings, args.format)
+    settings = Settings(args.strict, args.max_file_size)
+    report = validate_paths(args.paths, _operators(), settings, workers=args.jobs)
+    output = render(report, args.format)
     if output:
         print(output)
-    return EXIT_PROBLEMS if any(f.severity == "error" for f in findings) else EXIT_OK
+    return EXIT_PROBLEMS if report.errors else EXIT_OK
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -306,12 +331,24 @@ def _executor_options(sub: argparse.ArgumentParser) -> None:
 def _executor(
     args: argparse.Namespace, env: Mapping[str, str], operator: Operator, resolved: ResolvedJob, worker: Worker
 ) -> Iterator[Executor]:
-    """Where each attempt runs: this process, or a Ray cluster connected for the block (shipping no secret)."""
+    """Where each attempt runs: here (threads, or forked workers for the stub), or on Ray (shipping no secret)."""
     from trace_operators.runtime.taskpath import run_task
 
     if args.executor == "local":
         if args.ray_address:
             raise UsageError("--ray-address needs --executor ray")
+        from cryo_ingest.extract.registry import extractor_name
+
+        # The stub computes in this process, where threads share one GIL: forked workers do not. Only with a
+        # local store: forked workers would share the pooled connections of an S3 client.
+        if resolved.max_concurrency > 1 and extractor_name(env) == "stub" and worker.store.scheme == "file":
+            from cryo_ingest.extract.stub.writer import preload
+            from trace_operators.runtime.executors.processes import in_processes
+
+            preload()
+            with in_processes(operator, resolved, worker, resolved.max_concurrency) as execute:
+                yield execute
+            return
         yield run_task
         return
     from cryo_ingest.extract.registry import extractor_name
@@ -351,7 +388,7 @@ def _events(args: argparse.Namespace) -> Events:
 
 def _report(summary: RunSummary, worker: Worker, resolved: ResolvedJob) -> None:
     print(summary.text())
-    if any(r.outcome == "success" for r in summary.results):
+    if summary.published:
         print(f"published under {worker.store.ref(worker.store.key(chain_prefix(resolved.spec.chain_id))).url}")
 
 
@@ -387,21 +424,33 @@ def _run_partitions(
     execute: Executor | None = None,
 ) -> RunSummary:
     """Run `partitions` with a progress display; on SIGINT or SIGTERM, stop them and exit 128 + the signal."""
+    from dataclasses import replace
+
     from trace_operators.runtime.progress import Progress
     from trace_operators.runtime.runner import Runner
     from trace_operators.runtime.signals import cancel_on_signals
     from trace_operators.runtime.taskpath import run_task
 
-    progress = Progress(len(partitions), sum(p.blocks for p in partitions), sys.stderr)
-    runner = Runner(operator, resolved, job, worker, on_done=progress.update, execute=execute or run_task)
+    # A plan's blocks are known without making each of its partitions (a million take seconds).
+    blocks = partitions.blocks if isinstance(partitions, Pieces) else sum(p.blocks for p in partitions)
+    progress = Progress(len(partitions), blocks, sys.stderr)
+    runner = Runner(
+        operator,
+        resolved,
+        job,
+        replace(worker, on_chunk=progress.chunk),
+        on_done=progress.update,
+        on_retry=progress.retrying,
+        execute=execute or run_task,
+    )
     try:
         with cancel_on_signals(worker.cancel) as received:
             summary = runner.run(partitions)
     finally:
-        progress.close()
+        progress.close()  # the line ends before anything else is printed
     if received:
         print(
-            "\ncryo-ingest: interrupted; the partitions in flight stopped, and no prefix of theirs "
+            "cryo-ingest: interrupted; the partitions in flight stopped, and no prefix of theirs "
             "has a _SUCCESS marker",
             file=sys.stderr,
         )

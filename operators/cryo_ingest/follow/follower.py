@@ -8,6 +8,7 @@ which exists only once the one before it has committed. Catching up a long histo
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,8 +105,10 @@ class Follower:
         return self.spec.endpoint
 
     def summary(self) -> RunSummary:
-        results = list(self.results.values())
-        return RunSummary(len(results), results, self.busy_seconds)
+        summary = RunSummary(len(self.results), self.busy_seconds)
+        for result in self.results.values():
+            summary.add(result)
+        return summary
 
     def run(self) -> Tip:
         """Follow until cancelled or past end_block; the last committed block. `DeepReorg` stops it, as a fatal task."""
@@ -162,9 +165,9 @@ class Follower:
                 if self.worker.cancel.is_set():
                     break
                 self._check_continuity(tip, partition)
-                done = runner.run([partition])
-                self.busy_seconds += done.seconds
-                [result] = done.results
+                began = time.monotonic()
+                result = runner.run_one(partition)
+                self.busy_seconds += time.monotonic() - began
                 self.results[partition.partition_key] = result
                 if result.outcome == "fatal_error":
                     raise FatalError(f"partition {partition.partition_key} failed: {result.error_message}")

@@ -29,28 +29,37 @@ def backoff(attempt: int) -> float:
 
 @dataclass
 class RunSummary:
-    """The results of the partitions that ran, in partition order, out of `planned`."""
+    """What the partitions that ran add up to, out of `planned`, and the failed ones themselves.
+
+    Totals, not results: a run of a million partitions holds only its failures.
+    """
 
     planned: int
-    results: list[TaskResult] = field(default_factory=list)
     seconds: float = 0.0
+    published: int = 0
+    blocks: int = 0
+    rows: int = 0
+    bytes: int = 0
+    reused: int = 0
+    failed: list[TaskResult] = field(default_factory=list)
 
-    @property
-    def failed(self) -> list[TaskResult]:
-        return [r for r in self.results if r.outcome != "success"]
-
-    @property
-    def blocks(self) -> int:
-        return sum(r.metrics.blocks for r in self.results)
+    def add(self, result: TaskResult) -> None:
+        """Count one partition's final result."""
+        self.blocks += result.metrics.blocks
+        self.rows += sum(p.row_count for p in result.datasets_published)
+        self.bytes += sum(p.bytes for p in result.datasets_published)
+        self.reused += result.metrics.datasets_reused
+        if result.outcome == "success":
+            self.published += 1
+        else:
+            self.failed.append(result)
 
     def text(self) -> str:
-        rows = sum(p.row_count for r in self.results for p in r.datasets_published)
-        size = sum(p.bytes for r in self.results for p in r.datasets_published)
-        reused = sum(r.metrics.datasets_reused for r in self.results)
         lines = [
-            f"{len(self.results) - len(self.failed)}/{self.planned} partitions published, "
-            f"{self.blocks:,} blocks, {rows:,} rows, {size / 1e6:,.1f} MB in {self.seconds:.2f} s "
-            f"({self.blocks / max(self.seconds, 1e-9):,.0f} blocks/s); {reused} dataset versions were already there",
+            f"{self.published}/{self.planned} partitions published, "
+            f"{self.blocks:,} blocks, {self.rows:,} rows, {self.bytes / 1e6:,.1f} MB in {self.seconds:.2f} s "
+            f"({self.blocks / max(self.seconds, 1e-9):,.0f} blocks/s); "
+            f"{self.reused} dataset versions were already there",
         ]
         lines += [f"  failed {r.task_id} (attempt {r.attempt}, {r.outcome}): {r.error_message}" for r in self.failed]
         return "\n".join(lines)
@@ -162,17 +171,21 @@ class Runner:
         }
 
     def run(self, partitions: Sequence[Partition]) -> RunSummary:
-        """Run every partition, at most `max_concurrency` at once, until done or cancelled; results in order."""
+        """Run every partition, at most `max_concurrency` at once, until done or cancelled."""
         began = time.monotonic()
         cancel = self.worker.cancel
         workers = max(1, min(self.resolved.max_concurrency, len(partitions)))
-        results: dict[int, TaskResult] = {}
+        summary = RunSummary(len(partitions))
+        failed: dict[int, TaskResult] = {}
         with ThreadPoolExecutor(workers, thread_name_prefix="partition") as pool:
             pending: dict[Future[TaskResult], int] = {}
 
             def collect(done: set[Future[TaskResult]]) -> None:
                 for future in done:
-                    results[pending.pop(future)] = future.result()
+                    index, result = pending.pop(future), future.result()
+                    summary.add(result)
+                    if result.outcome != "success":
+                        failed[index] = result
 
             try:
                 # Submit lazily: a range of a million partitions must not become a million futures at once.
@@ -187,4 +200,6 @@ class Runner:
                 # Interrupted some other way: partitions in flight stop at their next chunk instead of running on.
                 cancel.set()
                 raise
-        return RunSummary(len(partitions), [results[i] for i in sorted(results)], time.monotonic() - began)
+        summary.failed = [failed[i] for i in sorted(failed)]  # in partition order, not the order they ended
+        summary.seconds = time.monotonic() - began
+        return summary
