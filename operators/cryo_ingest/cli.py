@@ -318,7 +318,8 @@ def _executor_options(sub: argparse.ArgumentParser) -> None:
         "--executor",
         choices=("local", "ray"),
         default="local",
-        help="where partitions run: threads here (default), or a Ray cluster (pip install 'cryo-ingest[ray]')",
+        help="where partitions run: here (default; threads, or worker processes for the stub on a local store), "
+        "or a Ray cluster (pip install 'cryo-ingest[ray]')",
     )
     sub.add_argument(
         "--ray-address",
