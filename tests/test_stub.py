@@ -233,11 +233,11 @@ def test_another_chain_is_another_chain() -> None:
 
 def test_chunks_file_names_and_an_uneven_last_chunk(tmp_path: Path) -> None:
     calls = []
-    written = write_chunks(["blocks", "logs"], CHAIN_ID, 5, 2_504, 1_000, tmp_path, on_chunk=lambda: calls.append(1))
+    written = write_chunks(["blocks", "logs"], CHAIN_ID, 5, 2_504, 1_000, tmp_path, on_chunk=calls.append)
     names = ["00000005_to_00001004", "00001005_to_00002004", "00002005_to_00002504"]
     assert written == {d: [tmp_path / f"{CHAIN_ID}__{d}__{n}.parquet" for n in names] for d in ("blocks", "logs")}
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for paths in written.values() for p in paths)
-    assert len(calls) == 3
+    assert calls == [Chunk(5, 1_004), Chunk(1_005, 2_004), Chunk(2_005, 2_504)]
     for path, (first, last) in zip(written["blocks"], [(5, 1_004), (1_005, 2_004), (2_005, 2_504)]):
         assert pq.read_table(path)["block_number"].to_pylist() == list(range(first, last + 1))
     for path in written["logs"]:
@@ -266,7 +266,7 @@ def test_the_same_range_writes_the_same_bytes(tmp_path: Path) -> None:
 
 
 def test_a_failing_heartbeat_stops_after_whole_files(tmp_path: Path) -> None:
-    def cancel() -> None:
+    def cancel(chunk: Chunk) -> None:
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

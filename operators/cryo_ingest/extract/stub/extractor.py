@@ -6,7 +6,8 @@ from pathlib import Path
 
 from cryo_ingest.extract.base import ExtractRequest
 from cryo_ingest.extract.stub.shape import STUB_VERSION
-from trace_operators.contract import Partition, TaskContext
+from cryo_ingest.publish.layout import Chunk
+from trace_operators.contract import TaskContext
 
 
 class StubExtractor:
@@ -19,11 +20,8 @@ class StubExtractor:
         """Write the request's chunks, reporting each and checking for cancellation and the deadline after it."""
         from cryo_ingest.extract.stub.writer import write_chunks
 
-        # The chunks write_chunks writes, cut as it cuts them: one call of `chunk_done` after each, in order.
-        chunks = iter(Partition(request.start, request.end).split(request.chunk_size))
-
-        def chunk_done() -> None:
-            ctx.on_chunk(next(chunks).blocks)
+        def chunk_done(chunk: Chunk) -> None:
+            ctx.on_chunk(chunk.last - chunk.first + 1)
             ctx.checkpoint()
 
         out = request.output

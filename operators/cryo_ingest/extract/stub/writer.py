@@ -58,12 +58,12 @@ def write_chunks(
     out_dir: Path,
     compression: Compression = LZ4,
     row_group_size: int | None = None,
-    on_chunk: Callable[[], None] = lambda: None,
+    on_chunk: Callable[[Chunk], None] = lambda chunk: None,
 ) -> dict[str, list[Path]]:
     """Write one Parquet file per chunk of `chunk_size` blocks per dataset, for blocks `start..end` inclusive.
 
     Chunks start at `start` (the last may be shorter). `out_dir` must exist (its owner sets its mode).
-    `on_chunk` is called after each chunk's files are written (the last one's too); an exception from
+    `on_chunk` is told each chunk once its files are written (the last one's too); an exception from
     it stops the work, leaving only whole files behind.
     Returns each dataset's files in block order. Memory follows `BATCH_BLOCKS` and the chunk, not the range.
     """
@@ -82,7 +82,7 @@ def write_chunks(
                 path = out_dir / chunk.file_name(chain_id, dataset)
                 _write_parquet(_rows_of(table, chunk), path, _DISTINCT[dataset], row_group_size, options)
                 written[dataset].append(path)
-            on_chunk()
+            on_chunk(chunk)
     return written
 
 
