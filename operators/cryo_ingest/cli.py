@@ -333,13 +333,12 @@ def _executor(
     args: argparse.Namespace, env: Mapping[str, str], operator: Operator, resolved: ResolvedJob, worker: Worker
 ) -> Iterator[Executor]:
     """Where each attempt runs: here (threads, or forked workers for the stub), or on Ray (shipping no secret)."""
+    from cryo_ingest.extract.registry import extractor_name
     from trace_operators.runtime.taskpath import run_task
 
     if args.executor == "local":
         if args.ray_address:
             raise UsageError("--ray-address needs --executor ray")
-        from cryo_ingest.extract.registry import extractor_name
-
         # The stub computes in this process, where threads share one GIL: forked workers do not. Only with a
         # local store: forked workers would share the pooled connections of an S3 client.
         if resolved.max_concurrency > 1 and extractor_name(env) == "stub" and worker.store.scheme == "file":
@@ -352,7 +351,6 @@ def _executor(
             return
         yield run_task
         return
-    from cryo_ingest.extract.registry import extractor_name
     from cryo_ingest.ray_worker import RayWorker
     from trace_operators.runtime.executors.ray_cluster import RayMissing, on_ray
 

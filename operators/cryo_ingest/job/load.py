@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
 from trace_operators.contract import FatalError
 from trace_operators.dag.checks import find_job, job_names
+from trace_operators.dag.schema_errors import did_you_mean
 from trace_operators.dag.validation import check_file
 from trace_operators.plugins import Operators
 
@@ -35,6 +35,6 @@ def _jobs_there(name: str, names: list[str]) -> str:
     """The jobs a wrong `--job` could have meant: the closest first, then every one."""
     if not names:
         return f"it has no {OPERATOR} job at all"
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    guess = f"did you mean {close[0]!r}? " if close else ""
-    return f"{guess}its {OPERATOR} jobs are: {', '.join(names)}"
+    there = f"its {OPERATOR} jobs are: {', '.join(names)}"
+    guess = did_you_mean(name, names)
+    return f"{guess} {there}" if guess else there

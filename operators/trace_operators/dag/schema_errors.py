@@ -21,7 +21,8 @@ def _show(value: Any) -> str:
     return shown(json.dumps(value, default=str))
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> str:
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`did you mean 'x'?` for the closest of `choices`, or nothing when none is close."""
     if len(word) > _LONGEST_GUESS:  # no name is this long, and comparing it to each would cost its length squared
         return ""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -72,7 +73,7 @@ def _unknown_keys(error: _Error, path: Path_) -> list[Problem]:
             "schema.unknown-key",
             f"unknown key {shown(str(key))!r} in {field_name(path)}",
             path + (key,),
-            _did_you_mean(str(key), allowed) or f"allowed keys: {', '.join(allowed)}",
+            did_you_mean(str(key), allowed) or f"allowed keys: {', '.join(allowed)}",
             at_key=True,
         )
         for key in extra
@@ -81,7 +82,7 @@ def _unknown_keys(error: _Error, path: Path_) -> list[Problem]:
 
 def _enum_problem(error: _Error, path: Path_) -> Problem:
     allowed = [error.validator_value] if error.validator == "const" else list(error.validator_value)
-    hint = _did_you_mean(str(error.instance), [str(a) for a in allowed])
+    hint = did_you_mean(str(error.instance), [str(a) for a in allowed])
     shown = ", ".join(_show(a) for a in allowed[:8]) + (", ..." if len(allowed) > 8 else "")
     hint = hint or f"allowed: {shown}"
     return Problem("schema.value", f"{field_name(path)} is {_show(error.instance)}, which is not allowed", path, hint)
