@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=os.cpu_count() or 1,
         metavar="N",
-        help="worker processes for many files (default: one per core)",
+        help="worker processes for many files, or for one big file cut between its job blocks (default: one per core)",
     )
 
     command("schema")

@@ -162,6 +162,14 @@ def _most_specific(problems: list[Problem]) -> list[Problem]:
 
 def check_document(data: Any, operators: Operators, strict: bool = False) -> tuple[list[Problem], dict[Path_, Path_]]:
     """Every problem of a loaded document, and where defaulted job fields really come from."""
+    problems, moved = within_jobs(data, operators, strict)
+    return problems + between_jobs(data, operators), moved
+
+
+def within_jobs(
+    data: Any, operators: Operators, strict: bool = False, dag_level: bool = True
+) -> tuple[list[Problem], dict[Path_, Path_]]:
+    """The problems each job block has on its own, and the DAG's own when `dag_level`; where defaults came from."""
     found = _jobs_of(data)
     if isinstance(found, Problem):
         return [found], {}
@@ -169,8 +177,9 @@ def check_document(data: Any, operators: Operators, strict: bool = False) -> tup
     problems: list[Problem] = []
     defaults: Mapping[str, Any] = {}
     if whole_dag:
-        problems += _dag_level(data)
-        defaults = data.get("defaults") if isinstance(data.get("defaults"), dict) else {}
+        if dag_level:
+            problems += _dag_level(data)
+        defaults = _defaults(data)
     moved: dict[Path_, Path_] = {}
     for i, job in enumerate(jobs):
         at = base + (i,)
@@ -183,12 +192,26 @@ def check_document(data: Any, operators: Operators, strict: bool = False) -> tup
             Problem(p.rule, p.message, at + p.path, p.hint, p.severity, p.at_key, p.line_offset)
             for p in check_job({**defaults, **job}, operators, strict)
         ]
-    problems += _duplicate_names(jobs, base)
+    return problems, moved
+
+
+def between_jobs(data: Any, operators: Operators) -> list[Problem]:
+    """The problems between the jobs of a document: names used twice, inputs naming jobs that are not there."""
+    found = _jobs_of(data)
+    if isinstance(found, Problem):
+        return []
+    jobs, base, whole_dag = found
+    problems = list(_duplicate_names(jobs, base))
     if whole_dag:
+        defaults = _defaults(data)
         problems += _references(jobs, base)
         defaulted = [{**defaults, **job} if isinstance(job, dict) else job for job in jobs]
         problems += trigger_input_rules(defaulted, base, operators)
-    return problems, moved
+    return problems
+
+
+def _defaults(dag: Mapping[str, Any]) -> Mapping[str, Any]:
+    return dag["defaults"] if isinstance(dag.get("defaults"), dict) else {}
 
 
 def job_names(data: Any, operator: str) -> list[str]:
@@ -204,7 +227,7 @@ def find_job(data: Any, name: str) -> dict[str, Any] | None:
     found = _jobs_of(data)
     if isinstance(found, Problem):
         return None
-    defaults = data.get("defaults") if found[2] and isinstance(data.get("defaults"), dict) else {}
+    defaults = _defaults(data) if found[2] else {}
     for job in found[0]:
         if isinstance(job, dict) and job.get("name") == name:
             return {**defaults, **job}

@@ -6,9 +6,12 @@ from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from trace_operators.dag.yaml_data import LoadProblem, position
 
-#: Expansion bounds against billion laughs: an absolute size, and a ratio to what is written that only
-#: counts past a floor, so a small file reusing one anchor many times is not mistaken for a bomb.
+#: Expansion bounds against billion laughs: a size, past which aliases may grow what is written at most fivefold
+#: (a big DAG of small jobs that each merge `<<: *defaults` loads in time and memory linear in its size), and a
+#: ratio to what is written that only counts past a floor, so a small file reusing one anchor many times is not
+#: mistaken for a bomb.
 MAX_EXPANDED_NODES = 100_000
+MAX_GROWTH = 5
 MAX_EXPANSION_RATIO = 20
 RATIO_FLOOR = 10_000
 
@@ -48,13 +51,14 @@ def expansion_problem(root: Node) -> LoadProblem | None:
             "an alias (*name) may only repeat a node defined before it, not its own parent",
         )
     written = len(sizes)
-    if expanded <= MAX_EXPANDED_NODES and (expanded <= MAX_EXPANSION_RATIO * written or expanded <= RATIO_FLOOR):
+    limit = max(MAX_EXPANDED_NODES, MAX_GROWTH * written)
+    if expanded <= limit and (expanded <= MAX_EXPANSION_RATIO * written or expanded <= RATIO_FLOOR):
         return None
     line, col = position(worst[0] if worst else root)
     return LoadProblem(
         "yaml.alias-bomb",
         f"aliases would expand the document to {expanded:,} nodes from {written:,} written "
-        f"(limit {MAX_EXPANDED_NODES:,} nodes, or {MAX_EXPANSION_RATIO}x what is written)",
+        f"(limit {limit:,} nodes, or {MAX_EXPANSION_RATIO}x what is written)",
         line,
         col,
         "repeat less through aliases (*name); a DAG never needs that many nodes",

@@ -7,16 +7,18 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from trace_operators import secrets
 from trace_operators.contract import Path_, Problem
 from trace_operators.dag.allow import apply_allows
-from trace_operators.dag.checks import check_document
+from trace_operators.dag.checks import between_jobs, check_document, within_jobs
 from trace_operators.dag.comments import Comment, find_comments
 from trace_operators.dag.documents import Document, load_text, paused_gc
 from trace_operators.dag.files import iter_yaml_files
 from trace_operators.dag.findings import Finding, Report
 from trace_operators.dag.reading import DEFAULT_MAX_FILE_SIZE, read_text
+from trace_operators.dag.split import SPLIT_FROM, Piece, cut
 from trace_operators.plugins import Operators
 
 __all__ = ["Finding", "Report", "Settings", "check_file", "report_file", "validate_file", "validate_paths"]
@@ -69,6 +71,46 @@ def _checked(source: str, text: str, operators: Operators, strict: bool) -> tupl
     return doc, [_place(doc, p, moved) for p in problems]
 
 
+#: What the workers checking the pieces of one file share: set by the parent just before it forks them.
+_PIECES: tuple[str, list[Piece], Operators, bool] | None = None
+
+
+def _split_checked(source: str, text: str, operators: Operators, strict: bool, workers: int) -> list[Finding] | None:
+    """The findings of one big file whose pieces `workers` processes check at once; None when it is not cut, or
+    not soundly, or when its jobs have problems between them (those are located on the whole file)."""
+    global _PIECES  # noqa: PLW0603 - forked workers inherit it: the point of the fork
+    pieces = cut(text, workers) if workers > 1 and len(text) >= SPLIT_FROM else None
+    if pieces is None:
+        return None
+    _PIECES = (source, pieces, operators, strict)
+    with ProcessPoolExecutor(len(pieces) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+        others = [pool.submit(_checked_piece, i) for i in range(1, len(pieces))]
+        results = [_checked_piece(0), *(other.result() for other in others)]
+    if any(r is None or r[1] != results[0][1] for r in results):  # type: ignore[index]
+        return None
+    done = [r for r in results if r is not None]
+    if between_jobs({**done[0][1], "jobs": [job for r in done for job in r[2]]}, operators):
+        return None
+    return [finding for r in done for finding in r[0]]
+
+
+def _checked_piece(index: int) -> tuple[list[Finding], dict[str, Any], list[Any]] | None:
+    """A piece's findings, the rest of its DAG, and its jobs; None unless it loads and proves its cut."""
+    assert _PIECES is not None
+    source, pieces, operators, strict = _PIECES
+    piece = pieces[index]
+    doc, _ = load_text(source, piece.text)
+    if doc is None:
+        return None
+    jobs = doc.data.get("jobs") if isinstance(doc.data, dict) else None
+    located = [doc.locate(("jobs", k)) for k in range(len(jobs))] if isinstance(jobs, list) else []
+    if not piece.proven_by(doc.data, located):
+        return None
+    problems, moved = within_jobs(doc.data, operators, strict, dag_level=index == 0)
+    rest = {key: value for key, value in doc.data.items() if key != "jobs"}
+    return [_place(doc, p, moved) for p in problems], rest, doc.data["jobs"]
+
+
 def _in_comments(source: str, comments: list[Comment]) -> list[Finding]:
     """Secrets pasted into comments: PyYAML drops comments, git keeps them."""
     return [
@@ -82,21 +124,24 @@ def _in_order(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.line, f.col, f.rule))
 
 
-def _report(path: Path, operators: Operators, settings: Settings) -> FileReport:
+def _report(path: Path, operators: Operators, settings: Settings, workers: int) -> FileReport:
     text, problem = read_text(path, settings.max_file_size)
     if problem is not None:
         return FileReport(None, [Finding(str(path), 1, 1, "error", problem.rule, problem.message, problem.hint)])
-    doc, findings = _checked(str(path), text, operators, settings.strict)
+    doc, findings = None, _split_checked(str(path), text, operators, settings.strict, workers)
+    if findings is None:
+        doc, findings = _checked(str(path), text, operators, settings.strict)
     comments = find_comments(text)
     split = apply_allows(str(path), findings + _in_comments(str(path), comments), comments)
     return FileReport(doc, _in_order(split.kept), _in_order(split.allowed))
 
 
-def report_file(path: Path, operators: Operators, settings: Settings = DEFAULTS) -> FileReport:
-    """One file's outcome; a file the validator fails on is one `internal.error` finding, never a crash."""
+def report_file(path: Path, operators: Operators, settings: Settings = DEFAULTS, workers: int = 1) -> FileReport:
+    """One file's outcome; a file the validator fails on is one `internal.error` finding, never a crash. With
+    `workers`, a big file is cut between its job blocks and checked by that many processes (then without its doc)."""
     try:
         with paused_gc():
-            return _report(path, operators, settings)
+            return _report(path, operators, settings, workers)
     except Exception as error:  # noqa: BLE001 - one file must not end the run, nor lose the other files' findings
         message = f"the validator failed on this file ({type(error).__name__}); nothing else of it was checked"
         return FileReport(None, [Finding(str(path), 1, 1, "error", "internal.error", message, INTERNAL_HINT)])
@@ -124,13 +169,19 @@ def _validate_in_worker(path: Path) -> FileReport:
 def validate_paths(
     paths: Iterable[Path], operators: Operators, settings: Settings = DEFAULTS, workers: int = 1
 ) -> Report:
-    """Findings for every YAML file under `paths`, in file order; many files are spread over `workers`."""
+    """Findings for every YAML file under `paths`, in file order; many files, or a big one, spread over `workers`."""
+    # No collection until each file's node tree is gone: one sweeping a big file's live tree costs a third of
+    # the time of loading it.
+    with paused_gc():
+        return _validate_paths(list(iter_yaml_files(paths)), operators, settings, workers)
+
+
+def _validate_paths(files: list[Path], operators: Operators, settings: Settings, workers: int) -> Report:
     global _SHARED  # noqa: PLW0603 - forked workers inherit it: the point of the fork
-    files = list(iter_yaml_files(paths))
     report = Report()
     if workers <= 1 or len(files) < PARALLEL_FROM_FILES:
         for path in files:
-            _add(report, report_file(path, operators, settings))
+            _add(report, report_file(path, operators, settings, workers))
         return report
     # The parent validates the first file before forking, so workers inherit warm caches (compiled schema,
     # regexes) instead of building their own.
