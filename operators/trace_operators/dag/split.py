@@ -12,7 +12,6 @@ import bisect
 import itertools
 import re
 from dataclasses import dataclass
-from typing import Any
 
 #: Below this many characters a file is checked in one process: forking and merging would cost more than they save.
 SPLIT_FROM = 2_000_000
@@ -31,12 +30,8 @@ class Piece:
     """Part of a file's job list, inside the rest of the file."""
 
     text: str
-    #: Where each of its job blocks starts, 1-based (line, column), in file order.
+    #: Where each of its job blocks starts, 1-based (line, column), in file order: what its loaded jobs must match.
     starts: tuple[tuple[int, int], ...]
-
-    def proven_by(self, data: Any, located: list[tuple[int, int]]) -> bool:
-        """Whether the piece, loaded as `data` with its job blocks at `located`, holds the jobs the cut meant."""
-        return isinstance(data, dict) and isinstance(data.get("jobs"), list) and tuple(located) == self.starts
 
 
 def cut(text: str, count: int) -> list[Piece] | None:

@@ -71,6 +71,15 @@ def _checked(source: str, text: str, operators: Operators, strict: bool) -> tupl
     return doc, [_place(doc, p, moved) for p in problems]
 
 
+@dataclass(frozen=True)
+class _PieceReport:
+    """What a worker sends back of its piece: findings, and for the checks between jobs the piece's DAG."""
+
+    findings: list[Finding]
+    rest: dict[str, Any]
+    jobs: list[Any]
+
+
 #: What the workers checking the pieces of one file share: set by the parent just before it forks them.
 _PIECES: tuple[str, list[Piece], Operators, bool] | None = None
 
@@ -86,29 +95,30 @@ def _split_checked(source: str, text: str, operators: Operators, strict: bool, w
     with ProcessPoolExecutor(len(pieces) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
         others = [pool.submit(_checked_piece, i) for i in range(1, len(pieces))]
         results = [_checked_piece(0), *(other.result() for other in others)]
-    if any(r is None or r[1] != results[0][1] for r in results):  # type: ignore[index]
-        return None
     done = [r for r in results if r is not None]
-    if between_jobs({**done[0][1], "jobs": [job for r in done for job in r[2]]}, operators):
+    if len(done) < len(results) or any(r.rest != done[0].rest for r in done):
         return None
-    return [finding for r in done for finding in r[0]]
+    if between_jobs({**done[0].rest, "jobs": [job for r in done for job in r.jobs]}, operators):
+        return None
+    return [finding for r in done for finding in r.findings]
 
 
-def _checked_piece(index: int) -> tuple[list[Finding], dict[str, Any], list[Any]] | None:
-    """A piece's findings, the rest of its DAG, and its jobs; None unless it loads and proves its cut."""
+def _checked_piece(index: int) -> _PieceReport | None:
+    """One piece's report; None unless it loads and its job blocks start where its cut says."""
     assert _PIECES is not None
     source, pieces, operators, strict = _PIECES
-    piece = pieces[index]
-    doc, _ = load_text(source, piece.text)
-    if doc is None:
-        return None
-    jobs = doc.data.get("jobs") if isinstance(doc.data, dict) else None
-    located = [doc.locate(("jobs", k)) for k in range(len(jobs))] if isinstance(jobs, list) else []
-    if not piece.proven_by(doc.data, located):
+    doc, _ = load_text(source, pieces[index].text)
+    if doc is None or _job_starts(doc) != pieces[index].starts:
         return None
     problems, moved = within_jobs(doc.data, operators, strict, dag_level=index == 0)
     rest = {key: value for key, value in doc.data.items() if key != "jobs"}
-    return [_place(doc, p, moved) for p in problems], rest, doc.data["jobs"]
+    return _PieceReport([_place(doc, p, moved) for p in problems], rest, doc.data["jobs"])
+
+
+def _job_starts(doc: Document) -> tuple[tuple[int, int], ...] | None:
+    """Where each job block of a DAG starts; None for a document that is not a DAG with a list of jobs."""
+    jobs = doc.data.get("jobs") if isinstance(doc.data, dict) else None
+    return tuple(doc.locate(("jobs", k)) for k in range(len(jobs))) if isinstance(jobs, list) else None
 
 
 def _in_comments(source: str, comments: list[Comment]) -> list[Finding]:
