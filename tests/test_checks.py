@@ -172,7 +172,7 @@ def test_the_headers_are_the_nodes_read_in_batches(
         header = headers[number]
         assert "0x" + header.hash.hex() == block["hash"]
         assert header.bloom == int(block["logsBloom"], 16)
-        assert header.transaction_hashes() == {hash_of(h) for h in block["transactions"]}
+        assert header.transactions == b"".join(hash_of(h) for h in block["transactions"])
         assert header.transaction_count == len(block["transactions"])
     assert [(r.is_batch, len(r.calls)) for r in rpc_proxy.requests] == [(True, 40), (True, 40), (True, 11)]
 

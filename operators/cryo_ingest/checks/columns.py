@@ -48,6 +48,28 @@ def by_block(table: pa.Table, column: str) -> dict[int, set[bytes]]:
     return grouped
 
 
+def block_pairs(table: pa.Table, column: str, first: int, last: int) -> pa.Table:
+    """The distinct (block_number, `column`) pairs of blocks `first`..`last`, nulls dropped, 0x strings in lower
+    case: what a join compares (a row outside the range is `tables`' to report)."""
+    pairs = table.select(["block_number", column]).drop_null()
+    number = pairs.column("block_number")
+    pairs = pairs.filter(pc.and_(pc.greater_equal(number, first), pc.less_equal(number, last)))
+    if is_hex(pairs.schema.field(column).type):
+        pairs = pairs.set_column(1, column, pc.utf8_lower(pairs.column(column)))
+    return pairs.group_by(["block_number", column]).aggregate([])
+
+
+def is_hex(kind: pa.DataType) -> bool:
+    """Whether a binary column was written as 0x strings (the job's `hex` option)."""
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def lowest(pairs: pa.Table, column: str) -> tuple[int, bytes]:
+    """The pair of the lowest block, and in it the lowest value, of a non-empty table of pairs."""
+    first = pairs.sort_by([("block_number", "ascending"), (column, "ascending")]).slice(0, 1).to_pylist()[0]
+    return first["block_number"], as_bytes(first[column])
+
+
 def rows_per_block(table: pa.Table) -> dict[int, int]:
     """How many rows each block has."""
     counts = table.column("block_number").value_counts()

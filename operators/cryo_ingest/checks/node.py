@@ -16,10 +16,11 @@ from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from cryo_ingest.checks.bloom import in_bloom
-from cryo_ingest.checks.columns import by_block, disagreement, rows_per_block
+from cryo_ingest.checks.columns import block_pairs, by_block, disagreement, is_hex, lowest, rows_per_block
 from cryo_ingest.extract.cryo.headers import Header
 from cryo_ingest.publish.layout import Chunk
 
@@ -66,11 +67,26 @@ def _block_hashes(table: pa.Table, chunk: Chunk, headers: Headers) -> str | None
 
 
 def _known_transactions(table: pa.Table, chunk: Chunk, headers: Headers) -> str | None:
-    for number, hashes in by_block(table, "transaction_hash").items():
-        header = headers.get(number)
-        if header is not None and (unknown := hashes - header.transaction_hashes()):
-            return f"transaction 0x{min(unknown).hex()} of block {number} is not one of the node's"
+    have = block_pairs(table, "transaction_hash", chunk.first, chunk.last)
+    unknown = have.join(_node_transactions(headers, chunk, have), _PAIR, join_type="left anti")
+    if unknown.num_rows:
+        number, value = lowest(unknown, "transaction_hash")
+        return f"transaction 0x{value.hex()} of block {number} is not one of the node's"
     return None
+
+
+def _node_transactions(headers: Headers, chunk: Chunk, like: pa.Table) -> pa.Table:
+    """The node's (block_number, transaction_hash) pairs of the chunk, typed as the pairs of `like`."""
+    numbers = range(chunk.first, chunk.last + 1)
+    counts = [headers[n].transaction_count for n in numbers]
+    joined = b"".join(headers[n].transactions for n in numbers)
+    hashes: pa.Array = pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), sum(counts), [None, pa.py_buffer(joined)])
+    wanted = like.schema.field("transaction_hash").type
+    if is_hex(wanted):  # 0x strings, in lower case as `block_pairs` has them
+        hashes = pa.array(["0x" + joined[i : i + 32].hex() for i in range(0, len(joined), 32)], wanted)
+    numbered = [n for n, count in zip(numbers, counts) for _ in range(count)]
+    blocks = pa.array(numbered, like.schema.field("block_number").type)
+    return pa.table({"block_number": blocks, "transaction_hash": pc.cast(hashes, wanted)})
 
 
 def _transaction_counts(table: pa.Table, chunk: Chunk, headers: Headers) -> str | None:
@@ -83,10 +99,11 @@ def _transaction_counts(table: pa.Table, chunk: Chunk, headers: Headers) -> str 
 
 
 def _every_transaction_traced(table: pa.Table, chunk: Chunk, headers: Headers) -> str | None:
-    traced = by_block(table, "transaction_hash")
-    for number in range(chunk.first, chunk.last + 1):
-        if missing := headers[number].transaction_hashes() - traced.get(number, set()):
-            return f"transaction 0x{min(missing).hex()} of block {number} has no traces"
+    traced = block_pairs(table, "transaction_hash", chunk.first, chunk.last)
+    missing = _node_transactions(headers, chunk, traced).join(traced, _PAIR, join_type="left anti")
+    if missing.num_rows:
+        number, value = lowest(missing, "transaction_hash")
+        return f"transaction 0x{value.hex()} of block {number} has no traces"
     return None
 
 
@@ -109,6 +126,7 @@ def _logs_in_bloom(column: str, table: pa.Table, chunk: Chunk, headers: Headers)
     return None
 
 
+_PAIR = ["block_number", "transaction_hash"]
 _EVERY_DATASET = (
     _Check(("block_number", "block_hash"), _block_hashes),
     _Check(("block_number", "transaction_hash"), _known_transactions),

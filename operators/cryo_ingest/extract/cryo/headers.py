@@ -37,9 +37,6 @@ class Header:
     def transaction_count(self) -> int:
         return len(self.transactions) // 32
 
-    def transaction_hashes(self) -> set[bytes]:
-        return {self.transactions[i : i + 32] for i in range(0, len(self.transactions), 32)}
-
 
 def fetch_headers(endpoint: Endpoint, partition: Partition, stop: threading.Event) -> dict[int, Header]:
     """The header of every block of `partition`; `RetryableError` naming the pool for a failed or odd answer."""
