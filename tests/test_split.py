@@ -15,7 +15,7 @@ from trace_operators.plugins import PluginHost
 
 from tests.test_robust import KEY, mutate
 
-HEAD = "# head\nname: d\nx-pool: &pool p\ndefaults:\n  max_attempts: 3\njobs:\n"
+HEAD = "# head\nname: d\nx-pool: &pool p\ndefaults:\n  max_attempts: 3\njobs:\n"  # an anchor, no alias
 JOB = (
     "  - name: j{i}\n"
     "    operator: cryo_ingest\n"
@@ -23,7 +23,7 @@ JOB = (
     "    config:\n"
     "      chain_id: 1\n"
     "      datasets: [blocks]\n"
-    "      rpc_pool: *pool\n"
+    "      rpc_pool: p\n"
 )
 
 
@@ -49,11 +49,11 @@ def test_a_cut_keeps_the_head_the_tail_and_every_line_number() -> None:
         dag(4).replace("\n", "\r\n"),  # line breaks libyaml counts that blanking would not keep
         "---\n" + dag(4),
         "%YAML 1.1\n---\n" + dag(4),
-        dag(4, job=JOB + "    x-a: &a 1\n"),  # an anchor in the job list
+        dag(4, job=JOB + "    x-a: *pool\n"),  # an alias: the alias bound is the whole file's
         "".join(JOB.format(i=i) for i in range(4)),  # a bare list of job blocks
         "name: d\njobs: []\n",
     ],
-    ids=["one-job", "crlf", "marker", "directive", "anchor", "bare-list", "flow"],
+    ids=["one-job", "crlf", "marker", "directive", "alias", "bare-list", "flow"],
 )
 def test_what_cannot_be_cut_is_not(text: str) -> None:
     assert cut(text, 2) is None
@@ -79,6 +79,9 @@ ODD_CUTS = {
     + "".join(JOB.format(i=i) for i in range(4))
     + "defaults:\n  max_attempts: 0\n",
     "secret-in-the-last-piece": dag(3) + JOB.format(i=3) + f"      x-key: 0x{KEY}\n",
+    # Every piece would stay within the alias bound, but not the whole file.
+    "alias-bomb-spread": HEAD.replace("&pool p", "&pool [" + ", ".join(["p"] * 400) + "]")
+    + "".join(JOB.format(i=i).replace("rpc_pool: p", "rpc_pool: *pool") for i in range(300)),
     "syntax-error-late": dag(4) + "  - name: [\n",
     "duplicate-names-apart": dag(4).replace("name: j3\n", "name: j0\n"),
     "input-from-nowhere": dag(4).replace("outputs: 1\n", "outputs: 1\n    inputs: [{from: {job: j9}}]\n"),
@@ -115,8 +118,8 @@ def test_only_big_files_are_cut(tmp_path: Path) -> None:
 
 
 def test_a_big_file_gives_the_same_report_in_pieces(cli, tmp_path: Path) -> None:
-    bad = f"rpc_pool: *pool\n      rpc_url: https://eth-mainnet.g.alchemy.com/v2/{KEY[:32]}\n"
-    text = dag(split.SPLIT_FROM // len(JOB) + 100).replace("rpc_pool: *pool\n", bad, 1)
+    bad = f"rpc_pool: p\n      rpc_url: https://eth-mainnet.g.alchemy.com/v2/{KEY[:32]}\n"
+    text = dag(split.SPLIT_FROM // len(JOB) + 100).replace("rpc_pool: p\n", bad, 1)
     text = text.replace("name: j15000\n", "name: j15000\n    bogus: 1\n")
     (tmp_path / "big.yaml").write_text(text)
     one = cli("validate", "--jobs", "1", "big.yaml", check=False)

@@ -3,7 +3,8 @@
 Each piece is the whole file with the job blocks of the other pieces blanked out and their line breaks kept: a DAG
 of its own, with the file's head (anchors, defaults) and tail, at the file's line numbers. A cut is trusted only
 when its piece proves it: the piece must load, and its job blocks must start exactly where the cut says they do (a
-line that looks like a job block but lies inside a quoted string fails that, and so does its piece).
+line that looks like a job block but lies inside a quoted string fails that, and so does its piece). A file with
+an alias is never cut: whether its aliases expand it too far is decided on the whole file.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from dataclasses import dataclass
 SPLIT_FROM = 2_000_000
 
 # Line breaks other than "\n" (blanking must keep every line number libyaml counts), document markers and
-# directives: any of them, and the file is not cut. Each pattern here starts at a "\n", not at `^`: the regex
-# engine then jumps from line break to line break instead of trying every character of a 20 MB text.
+# directives: any of them, and the file is not cut. The patterns start at a "\n", not at `^`: the regex engine
+# then jumps from line break to line break instead of trying every character of a 20 MB text.
 _OTHER_BREAKS = "\r\x85\u2028\u2029"
 _MARKERS = re.compile(r"\n(?:---|\.\.\.|%)")
 # A top-level `jobs:` whose first entry (after blank and comment lines) is a block list item.
@@ -36,6 +37,8 @@ class Piece:
 
 def cut(text: str, count: int) -> list[Piece] | None:
     """At most `count` pieces of a DAG whose `jobs:` is a block list, about equal in size; None if it cannot be cut."""
+    if "*" in text:  # an alias: how far aliases may expand a document is decided on the whole of it
+        return None
     lined = "\n" + text  # every line, the first too, starts after a "\n"; offsets into it are one past the text's
     found = _JOBS.search(lined)
     if found is None or _MARKERS.search(lined) or any(c in text for c in _OTHER_BREAKS):
@@ -45,8 +48,6 @@ def cut(text: str, count: int) -> list[Piece] | None:
     # The job list ends at the first line written left of its items, or level with them but not an item.
     tail = re.compile(rf"\n(?! {{{indent}}}-[ \n])(?= {{0,{indent}}}[^ \n#])").search(lined, first)
     end = tail.start() if tail else len(text)
-    if text.find("&", first, end) >= 0:  # an anchor in one piece, its alias in another
-        return None
     starts = [m.start() for m in re.compile(rf"\n {{{indent}}}- ").finditer(lined, first, end)]
     bounds = sorted({bisect.bisect_left(starts, first + k * (end - first) // count) for k in range(1, count)} - {0})
     bounds = [0, *(b for b in bounds if b < len(starts)), len(starts)]
