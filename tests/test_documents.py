@@ -430,18 +430,18 @@ def test_moderate_expansion_is_refused_by_ratio_but_ordinary_reuse_is_not(tmp_pa
 
 def test_a_big_dag_of_aliased_defaults_is_no_bomb_but_growing_it_fivefold_is(tmp_path: Path) -> None:
     defaults = "x-defaults: &d {operator: cryo_ingest, outputs: 1}\nx-pool: &pool p\n"
-    jobs = "jobs:\n" + "".join(f"  - name: job{i}\n    <<: *d\n    rpc_pool: *pool\n" for i in range(30_000))
+    jobs = "jobs:\n" + "".join(f"  - name: job{i}\n    <<: *d\n    rpc_pool: *pool\n" for i in range(10_000))
     document = load(tmp_path, defaults + jobs)
-    last = {"operator": "cryo_ingest", "outputs": 1, "name": "job29999", "rpc_pool": "p"}
-    assert document.data["jobs"][29_999] == last
-    jobs = "jobs:\n" + "".join("  - [*d, *d, *d]\n" for _ in range(30_000))
+    last = {"operator": "cryo_ingest", "outputs": 1, "name": "job9999", "rpc_pool": "p"}
+    assert document.data["jobs"][9_999] == last
+    jobs = "jobs:\n" + "".join("  - [*d, *d, *d]\n" for _ in range(25_000))
     assert rejected(tmp_path, defaults + jobs) == [
         (
             "yaml.alias-bomb",
             4,
             3,
-            "aliases would expand the document to 480,011 nodes from 30,011 written "
-            "(limit 150,055 nodes, or 20x what is written)",
+            "aliases would expand the document to 400,011 nodes from 25,011 written "
+            "(limit 125,055 nodes, or 20x what is written)",
         )
     ]
 

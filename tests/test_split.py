@@ -110,11 +110,10 @@ def test_the_cuts_that_hold_are_taken_and_the_rest_fall_back(monkeypatch) -> Non
     }
 
 
-def test_only_big_files_are_cut(tmp_path: Path) -> None:
-    text = dag(2_000)
-    assert len(text) < split.SPLIT_FROM
-    assert not _checked_in_pieces(text, 2)
-    assert _checked_in_pieces(dag(2 * split.SPLIT_FROM // len(JOB)), 2)
+def test_only_big_files_are_cut(monkeypatch) -> None:
+    monkeypatch.setattr(validation, "SPLIT_FROM", 20 * len(JOB))
+    assert not _checked_in_pieces(dag(19), 2)
+    assert _checked_in_pieces(dag(20), 2)
 
 
 def test_a_big_file_gives_the_same_report_in_pieces(cli, tmp_path: Path) -> None:
@@ -128,7 +127,7 @@ def test_a_big_file_gives_the_same_report_in_pieces(cli, tmp_path: Path) -> None
     assert cli("validate", "--jobs", "2", "big.yaml", check=False).stdout == one.stdout
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(count=st.integers(2, 6), workers=st.integers(2, 4), data=st.data())
 def test_pieces_agree_with_one_process_on_any_mutation(
     monkeypatch, tmp_path: Path, count: int, workers: int, data: st.DataObject
