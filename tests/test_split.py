@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -108,6 +110,26 @@ def test_the_cuts_that_hold_are_taken_and_the_rest_fall_back(monkeypatch) -> Non
         "input-from-another-piece",
         "comment-lines-between",
     }
+
+
+@pytest.mark.parametrize("fault", ["raises", "killed"])
+def test_a_worker_that_fails_leaves_the_file_to_one_process(monkeypatch, tmp_path: Path, fault: str) -> None:
+    checked_piece = validation._checked_piece
+
+    def failing(index: int) -> validation._PieceReport | None:
+        if index == 1 and fault == "raises":
+            raise MemoryError
+        if index == 1:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return checked_piece(index)
+
+    text = ODD_CUTS["secret-in-the-last-piece"]
+    expected = _findings(text, tmp_path, workers=1)
+    monkeypatch.setattr(validation, "SPLIT_FROM", 0)
+    monkeypatch.setattr(validation, "_checked_piece", failing)
+    assert not _checked_in_pieces(text, 2)
+    assert _findings(text, tmp_path, workers=2) == expected
+    assert [f.rule for f in expected] == ["secret.private-key"]
 
 
 def test_only_big_files_are_cut(monkeypatch) -> None:

@@ -92,9 +92,12 @@ def _split_checked(source: str, text: str, operators: Operators, strict: bool, w
     if pieces is None:
         return None
     _PIECES = (source, pieces, operators, strict)
-    with ProcessPoolExecutor(len(pieces) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-        others = [pool.submit(_checked_piece, i) for i in range(1, len(pieces))]
-        results = [_checked_piece(0), *(other.result() for other in others)]
+    try:
+        with ProcessPoolExecutor(len(pieces) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            others = [pool.submit(_checked_piece, i) for i in range(1, len(pieces))]
+            results = [_checked_piece(0), *(other.result() for other in others)]
+    except Exception:  # noqa: BLE001 - a worker killed or failing: the pieces are a shortcut, one process the way
+        return None
     done = [r for r in results if r is not None]
     if len(done) < len(results) or any(r.rest != done[0].rest for r in done):
         return None
