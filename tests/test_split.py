@@ -52,10 +52,11 @@ def test_a_cut_keeps_the_head_the_tail_and_every_line_number() -> None:
         "---\n" + dag(4),
         "%YAML 1.1\n---\n" + dag(4),
         dag(4, job=JOB + "    x-a: *pool\n"),  # an alias: the alias bound is the whole file's
+        dag(4, job=JOB + "    x-a: &a{i} 1\n"),  # an anchor in the job list
         "".join(JOB.format(i=i) for i in range(4)),  # a bare list of job blocks
         "name: d\njobs: []\n",
     ],
-    ids=["one-job", "crlf", "marker", "directive", "alias", "bare-list", "flow"],
+    ids=["one-job", "crlf", "marker", "directive", "alias", "anchor", "bare-list", "flow"],
 )
 def test_what_cannot_be_cut_is_not(text: str) -> None:
     assert cut(text, 2) is None
@@ -85,6 +86,7 @@ ODD_CUTS = {
     "alias-bomb-spread": HEAD.replace("&pool p", "&pool [" + ", ".join(["p"] * 400) + "]")
     + "".join(JOB.format(i=i).replace("rpc_pool: p", "rpc_pool: *pool") for i in range(300)),
     "syntax-error-late": dag(4) + "  - name: [\n",
+    "duplicate-anchor-apart": dag(4).replace("name: j0\n", "name: &a j0\n").replace("name: j3\n", "name: &a j3\n"),
     "duplicate-names-apart": dag(4).replace("name: j3\n", "name: j0\n"),
     "input-from-nowhere": dag(4).replace("outputs: 1\n", "outputs: 1\n    inputs: [{from: {job: j9}}]\n"),
     "input-from-another-piece": dag(4).replace("operator: cryo_ingest\n", "operator: x\n", 1)

@@ -48,6 +48,8 @@ def cut(text: str, count: int) -> list[Piece] | None:
     # The job list ends at the first line written left of its items, or level with them but not an item.
     tail = re.compile(rf"\n(?! {{{indent}}}-[ \n])(?= {{0,{indent}}}[^ \n#])").search(lined, first)
     end = tail.start() if tail else len(text)
+    if text.find("&", first, end) >= 0:  # an anchor in one piece and the same name in another: one file's error
+        return None
     starts = [m.start() for m in re.compile(rf"\n {{{indent}}}- ").finditer(lined, first, end)]
     bounds = sorted({bisect.bisect_left(starts, first + k * (end - first) // count) for k in range(1, count)} - {0})
     bounds = [0, *(b for b in bounds if b < len(starts)), len(starts)]
