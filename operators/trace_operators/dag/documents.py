@@ -16,7 +16,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from trace_operators.contract import Path_
-from trace_operators.dag.expansion import expansion_problem
+from trace_operators.dag.expansion import expansion_problem, node_counts
 from trace_operators.dag.reading import DEFAULT_MAX_FILE_SIZE, read_text
 from trace_operators.dag.yaml_data import FLOAT, INT, MERGE, NULL, STR, LoadProblem, PlainData, position
 from trace_operators.secrets import secret_line
@@ -90,6 +90,10 @@ class Document:
         if isinstance(node, ScalarNode) and (line_offset or rule.startswith("secret.")):
             return self._inside(node, line_offset, rule)
         return position(node)
+
+    def node_counts(self) -> tuple[int, int]:
+        """How many nodes the document has with its aliases expanded, and as written."""
+        return node_counts(self._root) if self._root is not None else (0, 0)
 
     @cached_property
     def _lines(self) -> list[str]:

@@ -18,6 +18,48 @@ RATIO_FLOOR = 10_000
 
 def expansion_problem(root: Node) -> LoadProblem | None:
     """A `yaml.alias-bomb` when expanding aliases would exceed the bounds; sizes are counted, never built."""
+    try:
+        expanded, written, worst = _sizes(root)
+    except _Cycle as cycle:
+        line, col = position(cycle.node)
+        return LoadProblem(
+            "yaml.alias-bomb",
+            "an alias refers to a node that contains it: expansion would never end",
+            line,
+            col,
+            "an alias (*name) may only repeat a node defined before it, not its own parent",
+        )
+    if not too_far(expanded, written):
+        return None
+    line, col = position(worst or root)
+    return LoadProblem(
+        "yaml.alias-bomb",
+        f"aliases would expand the document to {expanded:,} nodes from {written:,} written "
+        f"(limit {_limit(written):,} nodes, or {MAX_EXPANSION_RATIO}x what is written)",
+        line,
+        col,
+        "repeat less through aliases (*name); a DAG never needs that many nodes",
+    )
+
+
+def node_counts(root: Node) -> tuple[int, int]:
+    """How many nodes a document without alias cycles has with its aliases expanded, and as written."""
+    expanded, written, _ = _sizes(root)
+    return expanded, written
+
+
+def too_far(expanded: int, written: int) -> bool:
+    """Whether aliases that grow `written` nodes to `expanded` pass the bounds."""
+    return expanded > _limit(written) or (expanded > MAX_EXPANSION_RATIO * written and expanded > RATIO_FLOOR)
+
+
+def _limit(written: int) -> int:
+    return max(MAX_EXPANDED_NODES, MAX_GROWTH * written)
+
+
+def _sizes(root: Node) -> tuple[int, int, Node | None]:
+    """Nodes with aliases expanded, nodes written, and the smallest construct past `MAX_EXPANDED_NODES` (where a
+    blow-up is written); `_Cycle` for an alias inside its own anchor."""
     sizes: dict[int, int] = {}
     active: set[int] = set()
     worst: list[Node] = []
@@ -35,34 +77,12 @@ def expansion_problem(root: Node) -> LoadProblem | None:
             total += sum(size(item) for item in items)
             active.discard(id(node))
         if total > MAX_EXPANDED_NODES and not worst:
-            worst.append(node)  # the smallest construct past the bound: where the blow-up is written
+            worst.append(node)
         sizes[id(node)] = total
         return total
 
-    try:
-        expanded = size(root)
-    except _Cycle as cycle:
-        line, col = position(cycle.node)
-        return LoadProblem(
-            "yaml.alias-bomb",
-            "an alias refers to a node that contains it: expansion would never end",
-            line,
-            col,
-            "an alias (*name) may only repeat a node defined before it, not its own parent",
-        )
-    written = len(sizes)
-    limit = max(MAX_EXPANDED_NODES, MAX_GROWTH * written)
-    if expanded <= limit and (expanded <= MAX_EXPANSION_RATIO * written or expanded <= RATIO_FLOOR):
-        return None
-    line, col = position(worst[0] if worst else root)
-    return LoadProblem(
-        "yaml.alias-bomb",
-        f"aliases would expand the document to {expanded:,} nodes from {written:,} written "
-        f"(limit {limit:,} nodes, or {MAX_EXPANSION_RATIO}x what is written)",
-        line,
-        col,
-        "repeat less through aliases (*name); a DAG never needs that many nodes",
-    )
+    expanded = size(root)
+    return expanded, len(sizes), worst[0] if worst else None
 
 
 class _Cycle(Exception):

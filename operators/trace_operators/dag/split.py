@@ -3,8 +3,10 @@
 Each piece is the whole file with the job blocks of the other pieces blanked out and their line breaks kept: a DAG
 of its own, with the file's head (anchors, defaults) and tail, at the file's line numbers. A cut is trusted only
 when its piece proves it: the piece must load, and its job blocks must start exactly where the cut says they do (a
-line that looks like a job block but lies inside a quoted string fails that, and so does its piece). A file with
-an alias is never cut: whether its aliases expand it too far is decided on the whole file.
+line that looks like a job block but lies inside a quoted string fails that, and so does its piece). Anchors may
+sit only outside the job list, where every piece has them: the same name in two pieces would be one file's
+duplicate. Whether aliases expand the file too far is the whole file's question: the pieces' node counts, less the
+frame's they all share, answer it.
 """
 
 from __future__ import annotations
@@ -35,10 +37,16 @@ class Piece:
     starts: tuple[tuple[int, int], ...]
 
 
-def cut(text: str, count: int) -> list[Piece] | None:
+@dataclass(frozen=True)
+class Cut:
+    """A file's pieces, and its frame: the file with every job block blanked, what each piece holds besides its own."""
+
+    pieces: list[Piece]
+    frame: str
+
+
+def cut(text: str, count: int) -> Cut | None:
     """At most `count` pieces of a DAG whose `jobs:` is a block list, about equal in size; None if it cannot be cut."""
-    if "*" in text:  # an alias: how far aliases may expand a document is decided on the whole of it
-        return None
     lined = "\n" + text  # every line, the first too, starts after a "\n"; offsets into it are one past the text's
     found = _JOBS.search(lined)
     if found is None or _MARKERS.search(lined) or any(c in text for c in _OTHER_BREAKS):
@@ -57,13 +65,14 @@ def cut(text: str, count: int) -> list[Piece] | None:
         return None
     lines = _lines_of(text, starts)
     offsets = [*starts, end]
-    return [
+    pieces = [
         Piece(
             _blanked(text, first, offsets[lo], offsets[hi], end),
             tuple((line, indent + 3) for line in lines[lo:hi]),
         )
         for lo, hi in itertools.pairwise(bounds)
     ]
+    return Cut(pieces, _blanked(text, first, end, end, end))
 
 
 def _lines_of(text: str, offsets: list[int]) -> list[int]:

@@ -15,10 +15,11 @@ from trace_operators.dag.allow import apply_allows
 from trace_operators.dag.checks import between_jobs, check_document, within_jobs
 from trace_operators.dag.comments import Comment, find_comments
 from trace_operators.dag.documents import Document, load_text, paused_gc
+from trace_operators.dag.expansion import too_far
 from trace_operators.dag.files import iter_yaml_files
 from trace_operators.dag.findings import Finding, Report
 from trace_operators.dag.reading import DEFAULT_MAX_FILE_SIZE, read_text
-from trace_operators.dag.split import SPLIT_FROM, Piece, cut
+from trace_operators.dag.split import SPLIT_FROM, Cut, Piece, cut
 from trace_operators.plugins import Operators
 
 __all__ = ["Finding", "Report", "Settings", "check_file", "report_file", "validate_file", "validate_paths"]
@@ -78,28 +79,33 @@ class _PieceReport:
     findings: list[Finding]
     rest: dict[str, Any]
     jobs: list[Any]
+    #: Its nodes with aliases expanded, and as written, when the file has an alias.
+    nodes: tuple[int, int]
 
 
 #: What the workers checking the pieces of one file share: set by the parent just before it forks them.
-_PIECES: tuple[str, list[Piece], Operators, bool] | None = None
+_PIECES: tuple[str, list[Piece], Operators, bool, bool] | None = None
 
 
 def _split_checked(source: str, text: str, operators: Operators, strict: bool, workers: int) -> list[Finding] | None:
     """The findings of one big file whose pieces `workers` processes check at once; None when it is not cut, or
     not soundly, or when its jobs have problems between them (those are located on the whole file)."""
     global _PIECES  # noqa: PLW0603 - forked workers inherit it: the point of the fork
-    pieces = cut(text, workers) if workers > 1 and len(text) >= SPLIT_FROM else None
-    if pieces is None:
+    found = cut(text, workers) if workers > 1 and len(text) >= SPLIT_FROM else None
+    if found is None:
         return None
-    _PIECES = (source, pieces, operators, strict)
+    aliases = "*" in text
+    _PIECES = (source, found.pieces, operators, strict, aliases)
     try:
-        with ProcessPoolExecutor(len(pieces) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            others = [pool.submit(_checked_piece, i) for i in range(1, len(pieces))]
+        with ProcessPoolExecutor(len(found.pieces) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            others = [pool.submit(_checked_piece, i) for i in range(1, len(found.pieces))]
             results = [_checked_piece(0), *(other.result() for other in others)]
     except Exception:  # noqa: BLE001 - a worker killed or failing: the pieces are a shortcut, one process the way
         return None
     done = [r for r in results if r is not None]
     if len(done) < len(results) or any(r.rest != done[0].rest for r in done):
+        return None
+    if aliases and _expands_too_far(source, found, done):
         return None
     if between_jobs({**done[0].rest, "jobs": [job for r in done for job in r.jobs]}, operators):
         return None
@@ -109,13 +115,25 @@ def _split_checked(source: str, text: str, operators: Operators, strict: bool, w
 def _checked_piece(index: int) -> _PieceReport | None:
     """One piece's report; None unless it loads and its job blocks start where its cut says."""
     assert _PIECES is not None
-    source, pieces, operators, strict = _PIECES
+    source, pieces, operators, strict, aliases = _PIECES
     doc, _ = load_text(source, pieces[index].text)
     if doc is None or _job_starts(doc) != pieces[index].starts:
         return None
     problems, moved = within_jobs(doc.data, operators, strict, dag_level=index == 0)
     rest = {key: value for key, value in doc.data.items() if key != "jobs"}
-    return _PieceReport([_place(doc, p, moved) for p in problems], rest, doc.data["jobs"])
+    nodes = doc.node_counts() if aliases else (0, 0)
+    return _PieceReport([_place(doc, p, moved) for p in problems], rest, doc.data["jobs"], nodes)
+
+
+def _expands_too_far(source: str, found: Cut, done: list[_PieceReport]) -> bool:
+    """Whether the whole file's aliases pass the bounds: each piece holds the frame once, the file holds it once."""
+    frame, _ = load_text(source, found.frame)
+    if frame is None:
+        return True
+    shared, extra = frame.node_counts(), len(done) - 1
+    expanded = sum(r.nodes[0] for r in done) - extra * shared[0]
+    written = sum(r.nodes[1] for r in done) - extra * shared[1]
+    return too_far(expanded, written)
 
 
 def _job_starts(doc: Document) -> tuple[tuple[int, int], ...] | None:
