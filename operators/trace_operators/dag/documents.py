@@ -16,7 +16,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from trace_operators.contract import Path_
-from trace_operators.dag.expansion import expansion_problem, node_counts
+from trace_operators.dag.expansion import expansion
 from trace_operators.dag.reading import DEFAULT_MAX_FILE_SIZE, read_text
 from trace_operators.dag.yaml_data import FLOAT, INT, MERGE, NULL, STR, LoadProblem, PlainData, position
 from trace_operators.secrets import secret_line
@@ -70,6 +70,8 @@ class Document:
     data: Any
     _root: Node | None = field(default=None, repr=False, compare=False)
     _text: str = field(default="", repr=False, compare=False)
+    #: Its nodes with aliases expanded and as written, once counted (loading counts them when there is an alias).
+    _nodes: tuple[int, int] | None = field(default=None, repr=False, compare=False)
 
     def locate(self, path: Path_, at_key: bool = False, line_offset: int = 0, rule: str = "") -> tuple[int, int]:
         """1-based (line, col) of the value at `path` (of its key when at_key); for a path that does not
@@ -93,7 +95,9 @@ class Document:
 
     def node_counts(self) -> tuple[int, int]:
         """How many nodes the document has with its aliases expanded, and as written."""
-        return node_counts(self._root) if self._root is not None else (0, 0)
+        if self._nodes is None:
+            self._nodes = expansion(self._root)[0] if self._root is not None else (0, 0)
+        return self._nodes
 
     @cached_property
     def _lines(self) -> list[str]:
@@ -166,8 +170,9 @@ def _load(source: str, text: str) -> tuple[Document | None, list[LoadProblem]]:
                     "write a DAG, a list of job blocks or one job block",
                 )
             ]
+        nodes = None
         if "*" in text:  # an alias needs a '*': only then can expansion blow up
-            bomb = expansion_problem(root)
+            nodes, bomb = expansion(root)
             if bomb is not None:
                 return None, [bomb]
         builder = PlainData()
@@ -188,7 +193,7 @@ def _load(source: str, text: str) -> tuple[Document | None, list[LoadProblem]]:
         ]
     if builder.problems:
         return None, sorted(builder.problems.values(), key=lambda p: (p.line, p.col))
-    return Document(source, data, root, text), []
+    return Document(source, data, root, text, nodes), []
 
 
 def _is_empty(root: Node | None) -> bool:

@@ -16,13 +16,14 @@ MAX_EXPANSION_RATIO = 20
 RATIO_FLOOR = 10_000
 
 
-def expansion_problem(root: Node) -> LoadProblem | None:
-    """A `yaml.alias-bomb` when expanding aliases would exceed the bounds; sizes are counted, never built."""
+def expansion(root: Node) -> tuple[tuple[int, int], LoadProblem | None]:
+    """How many nodes the document has with its aliases expanded and as written (counted, never built), and a
+    `yaml.alias-bomb` when that passes the bounds."""
     try:
         expanded, written, worst = _sizes(root)
     except _Cycle as cycle:
         line, col = position(cycle.node)
-        return LoadProblem(
+        return (0, 0), LoadProblem(
             "yaml.alias-bomb",
             "an alias refers to a node that contains it: expansion would never end",
             line,
@@ -30,9 +31,9 @@ def expansion_problem(root: Node) -> LoadProblem | None:
             "an alias (*name) may only repeat a node defined before it, not its own parent",
         )
     if not too_far(expanded, written):
-        return None
+        return (expanded, written), None
     line, col = position(worst or root)
-    return LoadProblem(
+    return (expanded, written), LoadProblem(
         "yaml.alias-bomb",
         f"aliases would expand the document to {expanded:,} nodes from {written:,} written "
         f"(limit {_limit(written):,} nodes, or {MAX_EXPANSION_RATIO}x what is written)",
@@ -40,12 +41,6 @@ def expansion_problem(root: Node) -> LoadProblem | None:
         col,
         "repeat less through aliases (*name); a DAG never needs that many nodes",
     )
-
-
-def node_counts(root: Node) -> tuple[int, int]:
-    """How many nodes a document without alias cycles has with its aliases expanded, and as written."""
-    expanded, written, _ = _sizes(root)
-    return expanded, written
 
 
 def too_far(expanded: int, written: int) -> bool:
@@ -68,14 +63,17 @@ def _sizes(root: Node) -> tuple[int, int, Node | None]:
         known = sizes.get(id(node))
         if known is not None:
             return known
+        if node.__class__ is ScalarNode:  # most nodes: no children, no cycle through them
+            sizes[id(node)] = 1
+            return 1
         if id(node) in active:
             raise _Cycle(node)
-        total = 1
-        if not isinstance(node, ScalarNode):
-            active.add(id(node))
-            items = node.value if isinstance(node, SequenceNode) else [n for pair in node.value for n in pair]
-            total += sum(size(item) for item in items)
-            active.discard(id(node))
+        active.add(id(node))
+        if node.__class__ is SequenceNode:
+            total = 1 + sum(size(item) for item in node.value)
+        else:
+            total = 1 + sum(size(key) + size(value) for key, value in node.value)
+        active.discard(id(node))
         if total > MAX_EXPANDED_NODES and not worst:
             worst.append(node)
         sizes[id(node)] = total
