@@ -102,6 +102,8 @@ def _split_checked(source: str, text: str, operators: Operators, strict: bool, w
             results = [_checked_piece(0), *(other.result() for other in others)]
     except Exception:  # noqa: BLE001 - a worker killed or failing: the pieces are a shortcut, one process the way
         return None
+    finally:
+        _PIECES = None  # the pieces' texts: as big as the file
     done = [r for r in results if r is not None]
     if len(done) < len(results) or any(r.rest != done[0].rest for r in done):
         return None
