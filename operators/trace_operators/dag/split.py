@@ -63,16 +63,14 @@ def cut(text: str, count: int) -> Cut | None:
     bounds = [0, *(b for b in bounds if b < len(starts)), len(starts)]
     if len(bounds) < 3:
         return None
-    lines = _lines_of(text, starts)
-    offsets = [*starts, end]
+    offsets = [*starts, end]  # `first` is the first item's offset
+    lines = _lines_of(text, offsets)
     pieces = [
-        Piece(
-            _blanked(text, first, offsets[lo], offsets[hi], end),
-            tuple((line, indent + 3) for line in lines[lo:hi]),
-        )
+        # Each job block's mapping starts after its indent and the `- `: 1-based, indent + 3.
+        Piece(_blanked(text, offsets, lines, lo, hi), tuple((line, indent + 3) for line in lines[lo:hi]))
         for lo, hi in itertools.pairwise(bounds)
     ]
-    return Cut(pieces, _blanked(text, first, end, end, end))
+    return Cut(pieces, _blanked(text, offsets, lines, len(starts), len(starts)))
 
 
 def _lines_of(text: str, offsets: list[int]) -> list[int]:
@@ -85,8 +83,9 @@ def _lines_of(text: str, offsets: list[int]) -> list[int]:
     return lines
 
 
-def _blanked(text: str, first: int, lo: int, hi: int, end: int) -> str:
-    """The text with the job list from `first` to `end` blanked, except `lo`..`hi`; every line break kept."""
-    return "".join(
-        (text[:first], "\n" * text.count("\n", first, lo), text[lo:hi], "\n" * text.count("\n", hi, end), text[end:])
-    )
+def _blanked(text: str, offsets: list[int], lines: list[int], lo: int, hi: int) -> str:
+    """The text with its job list (`offsets[0]` to `offsets[-1]`, the items' lines `lines`) blanked, except the
+    items `lo` to `hi`; every line break kept, counted from the lines rather than again from the text."""
+    first, end = offsets[0], offsets[-1]
+    kept = text[offsets[lo] : offsets[hi]]
+    return "".join((text[:first], "\n" * (lines[lo] - lines[0]), kept, "\n" * (lines[-1] - lines[hi]), text[end:]))
