@@ -13,6 +13,9 @@ from trace_operators.plugins import Operators
 
 DAG_KEYS = ("name", "defaults", "jobs", "publish")
 RESERVED_FIELDS = ("max_queue_depth", "max_queue_age", "backpressure_mode")
+#: What the checks between jobs read of a job block; of its config, only what makes a block follower's trigger.
+_BETWEEN_KEYS = ("name", "outputs", "inputs", "operator", "activation", "source")
+_TRIGGER_CONFIG = ("emit_strategy", "threshold_blocks")
 
 
 def _jobs_of(data: Any) -> tuple[list[Any], Path_, bool] | Problem:
@@ -200,7 +203,7 @@ def between_jobs(data: Any, operators: Operators) -> list[Problem]:
     found = _jobs_of(data)
     if isinstance(found, Problem):
         return []
-    jobs, base, whole_dag = found
+    jobs, base, whole_dag = [between_view(job) for job in found[0]], found[1], found[2]
     problems = list(_duplicate_names(jobs, base))
     if whole_dag:
         defaults = _defaults(data)
@@ -208,6 +211,18 @@ def between_jobs(data: Any, operators: Operators) -> list[Problem]:
         defaulted = [{**defaults, **job} if isinstance(job, dict) else job for job in jobs]
         problems += trigger_input_rules(defaulted, base, operators)
     return problems
+
+
+def between_view(job: Any) -> dict[str, Any] | None:
+    """The part of a job block the checks between jobs read (None for a block that is not a mapping, whose shape is
+    reported within jobs): all a process checking part of a big file sends back of it."""
+    if not isinstance(job, dict):
+        return None
+    view = {key: job[key] for key in _BETWEEN_KEYS if key in job}
+    if "config" in job:
+        config = job["config"]
+        view["config"] = {k: config[k] for k in _TRIGGER_CONFIG if k in config} if isinstance(config, dict) else config
+    return view
 
 
 def _defaults(dag: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import gc
 import pathlib
 import re
@@ -17,23 +16,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from trace_operators.contract import Path_
 from trace_operators.dag.expansion import expansion
+from trace_operators.dag.quick import quick_data
 from trace_operators.dag.reading import DEFAULT_MAX_FILE_SIZE, read_text
-from trace_operators.dag.yaml_data import FLOAT, INT, MERGE, NULL, STR, LoadProblem, PlainData, position
+from trace_operators.dag.yaml_data import MERGE, NULL, STR, LoadProblem, PlainData, position, resolve
 from trace_operators.secrets import secret_line
-
-_PYYAML_RESOLVER = yaml.resolver.Resolver()
-
-
-@functools.lru_cache(maxsize=4096)  # keys, enum-like values and numbers repeat in every job block
-def _resolve(kind: type[Node], value: str | None, implicit: tuple[bool, bool]) -> str:
-    """PyYAML's YAML 1.1 resolution, except that sexagesimal (`1:30`) and leading-zero octal (`012`) stay text."""
-    # PyYAML reads them as 90 and 10: as strings, the schema reports a type error instead of a wrong number.
-    tag: str = _PYYAML_RESOLVER.resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-    if tag in (INT, FLOAT) and value is not None:
-        digits = value.replace("_", "").lstrip("+-")
-        if ":" in digits or (tag == INT and len(digits) > 1 and digits[0] == "0" and digits[1] not in "bx"):
-            return STR
-    return tag
 
 
 def _no_path_resolvers(*_: object) -> None:
@@ -46,7 +32,7 @@ _LIBYAML = getattr(yaml, "CSafeLoader", None)
 class _Loader(_LIBYAML or yaml.SafeLoader):  # type: ignore[misc]
     """libyaml's parser and composer when present, with the resolver above."""
 
-    resolve = staticmethod(_resolve)
+    resolve = staticmethod(resolve)
     descend_resolver = staticmethod(_no_path_resolvers)
     ascend_resolver = staticmethod(_no_path_resolvers)
 
@@ -72,15 +58,18 @@ class Document:
     _text: str = field(default="", repr=False, compare=False)
     #: Its nodes with aliases expanded and as written, once counted (loading counts them when there is an alias).
     _nodes: tuple[int, int] | None = field(default=None, repr=False, compare=False)
+    #: Where each job block of its `jobs:` list starts, when reading it told.
+    _job_starts: tuple[tuple[int, int], ...] | None = field(default=None, repr=False, compare=False)
 
     def locate(self, path: Path_, at_key: bool = False, line_offset: int = 0, rule: str = "") -> tuple[int, int]:
         """1-based (line, col) of the value at `path` (of its key when at_key); for a path that does not
         exist, the position of its nearest existing ancestor (so a missing key points at its parent); inside a
         multi-line string, the line `line_offset` newlines into a literal `|` block, and for a secret `rule` in
         other styles (whose lines folding joins) the source line holding the secret."""
-        if self._root is None:
+        root = self._tree()
+        if root is None:
             return 1, 1
-        key, node = None, self._root
+        key, node = None, root
         for step in path:
             found = _child(node, step)
             if found is None:
@@ -96,8 +85,25 @@ class Document:
     def node_counts(self) -> tuple[int, int]:
         """How many nodes the document has with its aliases expanded, and as written."""
         if self._nodes is None:
-            self._nodes = expansion(self._root)[0] if self._root is not None else (0, 0)
+            root = self._tree()
+            self._nodes = expansion(root)[0] if root is not None else (0, 0)
         return self._nodes
+
+    def job_starts(self) -> tuple[tuple[int, int], ...] | None:
+        """Where each job block starts, 1-based (line, column); None for a document that is not a DAG with a list
+        of jobs."""
+        jobs = self.data.get("jobs") if isinstance(self.data, dict) else None
+        if not isinstance(jobs, list):
+            return None
+        if self._job_starts is None:
+            self._job_starts = tuple(self.locate(("jobs", k)) for k in range(len(jobs)))
+        return self._job_starts
+
+    def _tree(self) -> Node | None:
+        """Its node tree: a document read without one composes it the first time a position is asked for."""
+        if self._root is None and self._text:
+            self._root = yaml.compose(self._text, Loader=_Loader)
+        return self._root
 
     @cached_property
     def _lines(self) -> list[str]:
@@ -158,6 +164,14 @@ def paused_gc() -> Iterator[None]:
 
 
 def _load(source: str, text: str) -> tuple[Document | None, list[LoadProblem]]:
+    quick = quick_data(text)
+    if quick is not None:
+        return Document(source, quick.data, None, text, (quick.nodes, quick.nodes), quick.job_starts), []
+    return _composed(source, text)
+
+
+def _composed(source: str, text: str) -> tuple[Document | None, list[LoadProblem]]:
+    """Loaded through PyYAML's node tree: any YAML, every problem placed."""
     try:
         root = yaml.compose(text, Loader=_Loader)
         if root is None or _is_empty(root):

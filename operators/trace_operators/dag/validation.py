@@ -12,7 +12,7 @@ from typing import Any
 from trace_operators import secrets
 from trace_operators.contract import Path_, Problem
 from trace_operators.dag.allow import apply_allows
-from trace_operators.dag.checks import between_jobs, check_document, within_jobs
+from trace_operators.dag.checks import between_jobs, between_view, check_document, within_jobs
 from trace_operators.dag.comments import Comment, find_comments
 from trace_operators.dag.documents import Document, load_text, paused_gc
 from trace_operators.dag.expansion import too_far
@@ -78,7 +78,8 @@ class _PieceReport:
 
     findings: list[Finding]
     rest: dict[str, Any]
-    jobs: list[Any]
+    #: What the checks between jobs read of each of its job blocks.
+    jobs: list[dict[str, Any] | None]
     #: Its nodes with aliases expanded, and as written, when the file has an alias.
     nodes: tuple[int, int]
 
@@ -119,12 +120,13 @@ def _checked_piece(index: int) -> _PieceReport | None:
     assert _PIECES is not None
     source, pieces, operators, strict, aliases = _PIECES
     doc, _ = load_text(source, pieces[index].text)
-    if doc is None or _job_starts(doc) != pieces[index].starts:
+    if doc is None or doc.job_starts() != pieces[index].starts:
         return None
     problems, moved = within_jobs(doc.data, operators, strict, dag_level=index == 0)
     rest = {key: value for key, value in doc.data.items() if key != "jobs"}
     nodes = doc.node_counts() if aliases else (0, 0)
-    return _PieceReport([_place(doc, p, moved) for p in problems], rest, doc.data["jobs"], nodes)
+    jobs = [between_view(job) for job in doc.data["jobs"]]
+    return _PieceReport([_place(doc, p, moved) for p in problems], rest, jobs, nodes)
 
 
 def _expands_too_far(source: str, found: Cut, done: list[_PieceReport]) -> bool:
@@ -136,12 +138,6 @@ def _expands_too_far(source: str, found: Cut, done: list[_PieceReport]) -> bool:
     expanded = sum(r.nodes[0] for r in done) - extra * shared[0]
     written = sum(r.nodes[1] for r in done) - extra * shared[1]
     return too_far(expanded, written)
-
-
-def _job_starts(doc: Document) -> tuple[tuple[int, int], ...] | None:
-    """Where each job block of a DAG starts; None for a document that is not a DAG with a list of jobs."""
-    jobs = doc.data.get("jobs") if isinstance(doc.data, dict) else None
-    return tuple(doc.locate(("jobs", k)) for k in range(len(jobs))) if isinstance(jobs, list) else None
 
 
 def _in_comments(source: str, comments: list[Comment]) -> list[Finding]:

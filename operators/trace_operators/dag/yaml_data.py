@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, cast
 
+import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -17,6 +19,36 @@ STR, MAP, SEQ, MERGE = _P + "str", _P + "map", _P + "seq", _P + "merge"
 NULL, BOOL, INT, FLOAT, TIMESTAMP = _P + "null", _P + "bool", _P + "int", _P + "float", _P + "timestamp"
 _INDICATORS = {_P + "value": "value-key", MERGE: "merge-key"}
 _KINDS = {NULL: "null", BOOL: "a bool", INT: "an int", FLOAT: "a float", TIMESTAMP: "a timestamp"}
+
+
+_PYYAML_RESOLVER = yaml.resolver.Resolver()
+#: The first characters PyYAML has implicit resolvers for: a plain scalar starting with any other is a string.
+_RESOLVED_FIRSTS = frozenset(_PYYAML_RESOLVER.yaml_implicit_resolvers)
+
+
+def resolve(kind: type[Node], value: str | None, implicit: Any) -> str:
+    """PyYAML's YAML 1.1 resolution, except that sexagesimal (`1:30`) and leading-zero octal (`012`) stay text.
+
+    Plain scalars no resolver starts with (most names) and plain decimal integers are answered before the regexes:
+    they are most scalars of a DAG, and many are written once (job names, block numbers)."""
+    if kind is ScalarNode and implicit[0] and value:
+        first = value[0]
+        if first not in _RESOLVED_FIRSTS:
+            return STR
+        if first in "123456789" and value.isdigit() and value.isascii():
+            return INT
+    return _resolved(kind, value, implicit)  # type: ignore[arg-type]  # a class hashes: mypy reads its __hash__ as a method
+
+
+@functools.lru_cache(maxsize=4096)  # keys, enum-like values and numbers repeat in every job block
+def _resolved(kind: type[Node], value: str | None, implicit: Any) -> str:
+    # PyYAML reads them as 90 and 10: as strings, the schema reports a type error instead of a wrong number.
+    tag: str = _PYYAML_RESOLVER.resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+    if tag in (INT, FLOAT) and value is not None:
+        digits = value.replace("_", "").lstrip("+-")
+        if ":" in digits or (tag == INT and len(digits) > 1 and digits[0] == "0" and digits[1] not in "bx"):
+            return STR
+    return tag
 
 
 @dataclass(frozen=True)
@@ -71,7 +103,7 @@ def _timestamp(text: str) -> str:
 
 # YAML 1.1 booleans (`yes`, `on`, `off`, ...) stay booleans, as PyYAML reads them: a misused one then fails
 # the schema's type check, and an `on:` key is reported as a non-string key rather than read as "on".
-_SCALARS = {
+SCALARS = {
     NULL: lambda text: None,
     BOOL: lambda text: _SAFE.bool_values[text.lower()],
     INT: _integer,
@@ -101,7 +133,7 @@ class PlainData:
         return [self.value(item) for item in node.value] if node.tag == SEQ else self.refuse(node)
 
     def scalar(self, node: ScalarNode) -> Any:
-        convert = _SCALARS.get(node.tag)
+        convert = SCALARS.get(node.tag)
         if convert is None:
             return self.refuse(node)
         try:
