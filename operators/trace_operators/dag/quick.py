@@ -33,10 +33,8 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 #: A plain scalar starts with none of YAML's indicators ("-" only before a space, which makes an item): no anchor,
 #: alias, tag, block scalar, explicit key or flow mapping.
 _INDICATORS = frozenset("?:,[]{}#&*!|>'\"%@`")
-#: A flow sequence item, quoted without escapes or plain, with none of the characters that would nest or end it.
-_FLOW_ITEM = re.compile(
-    r"""\s*(?:"([^"\\\[\]{},]*)"|'([^'\[\]{},]*)'|(?!- )([^\s"'\[\]{},:#?&*!|>%@`][^\[\]{},:#]*?))\s*\Z"""
-)
+#: What a flow collection's item never holds here: what would nest or end it, a key's colon, a comment.
+_NOT_IN_FLOW = re.compile(r"[\[\]{},:#]")
 
 
 @dataclass(frozen=True)
@@ -86,15 +84,23 @@ def _resolved(text: str) -> Any:
 def _scalar(text: str) -> Any:
     """A value written after `key: ` or `- `, on one line, its comment removed."""
     first = text[0]
-    if first in "\"'":
-        if len(text) < 2 or text[-1] != first or first in text[1:-1] or (first == '"' and "\\" in text):
-            raise _Unknown  # spread over lines, an escape, a doubled '' or more after the closing quote
-        return text[1:-1]
     if first == "[":
         return _flow_sequence(text)
     if first == "{":
         return _flow_mapping(text)
-    if first in _INDICATORS or (first == "-" and (len(text) == 1 or text[1] == " ")) or ": " in text or text[-1] == ":":
+    if first not in "\"'" and (": " in text or text[-1] == ":"):
+        raise _Unknown  # a mapping inside a plain value, or one ending like a key
+    return _single(text)
+
+
+def _single(text: str) -> Any:
+    """A quoted or plain scalar, on one line."""
+    first = text[0]
+    if first in "\"'":
+        if len(text) < 2 or text[-1] != first or first in text[1:-1] or (first == '"' and "\\" in text):
+            raise _Unknown  # spread over lines, an escape, a doubled '' or more after the closing quote
+        return text[1:-1]
+    if first in _INDICATORS or (first == "-" and (len(text) == 1 or text[1] == " ")):
         raise _Unknown
     return _resolved(text)
 
@@ -123,11 +129,10 @@ def _flow_parts(text: str, end: str) -> list[str]:
 
 
 def _flow_item(part: str) -> Any:
-    found = _FLOW_ITEM.match(part)
-    if found is None:
-        raise _Unknown  # nested, empty (a trailing comma) or with an indicator
-    double, single, plain = found.groups()
-    return _resolved(plain) if plain is not None else double if double is not None else single
+    item = part.strip(" ")
+    if not item or _NOT_IN_FLOW.search(item):
+        raise _Unknown  # empty (a trailing comma), nested, or holding a colon or a comment
+    return _single(item)
 
 
 def _size(value: Any) -> int:
