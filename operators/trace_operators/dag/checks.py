@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from trace_operators import secrets
@@ -198,17 +199,38 @@ def within_jobs(
     return problems, moved
 
 
-def between_jobs(data: Any, operators: Operators) -> list[Problem]:
-    """The problems between the jobs of a document: names used twice, inputs naming jobs that are not there."""
+@dataclass(frozen=True)
+class JobViews:
+    """What the checks between jobs read of a document: each job block's `between_view`, where the jobs are, and
+    the DAG's defaults (None for a document that is not a whole DAG)."""
+
+    jobs: list[dict[str, Any] | None]
+    base: Path_
+    defaults: Mapping[str, Any] | None
+
+
+def job_views(data: Any) -> JobViews | None:
+    """The views of a document's jobs; None when it has no job list."""
     found = _jobs_of(data)
     if isinstance(found, Problem):
-        return []
-    jobs, base, whole_dag = [between_view(job) for job in found[0]], found[1], found[2]
+        return None
+    jobs, base, whole_dag = found
+    return JobViews([between_view(job) for job in jobs], base, _defaults(data) if whole_dag else None)
+
+
+def between_jobs(data: Any, operators: Operators) -> list[Problem]:
+    """The problems between the jobs of a document: names used twice, inputs naming jobs that are not there."""
+    views = job_views(data)
+    return between_views(views, operators) if views is not None else []
+
+
+def between_views(views: JobViews, operators: Operators) -> list[Problem]:
+    """`between_jobs` of the views of a document's jobs (gathered from the pieces of a big file, say)."""
+    jobs, base, defaults = views.jobs, views.base, views.defaults
     problems = list(_duplicate_names(jobs, base))
-    if whole_dag:
-        defaults = _defaults(data)
+    if defaults is not None:
         problems += _references(jobs, base)
-        defaulted = [{**defaults, **job} if isinstance(job, dict) else job for job in jobs]
+        defaulted = [{**defaults, **job} if isinstance(job, dict) else job for job in jobs] if defaults else jobs
         problems += trigger_input_rules(defaulted, base, operators)
     return problems
 

@@ -12,7 +12,7 @@ from typing import Any
 from trace_operators import secrets
 from trace_operators.contract import Path_, Problem
 from trace_operators.dag.allow import apply_allows
-from trace_operators.dag.checks import between_jobs, between_view, check_document, within_jobs
+from trace_operators.dag.checks import JobViews, between_views, check_document, job_views, within_jobs
 from trace_operators.dag.comments import Comment, find_comments
 from trace_operators.dag.documents import Document, load_text, paused_gc
 from trace_operators.dag.expansion import too_far
@@ -78,8 +78,8 @@ class _PieceReport:
 
     findings: list[Finding]
     rest: dict[str, Any]
-    #: What the checks between jobs read of each of its job blocks.
-    jobs: list[dict[str, Any] | None]
+    #: What the checks between jobs read of its job blocks.
+    views: JobViews
     #: Its nodes with aliases expanded, and as written, when the file has an alias.
     nodes: tuple[int, int]
 
@@ -110,7 +110,8 @@ def _split_checked(source: str, text: str, operators: Operators, strict: bool, w
         return None
     if aliases and _expands_too_far(source, found, done):
         return None
-    if between_jobs({**done[0].rest, "jobs": [job for r in done for job in r.jobs]}, operators):
+    first = done[0].views
+    if between_views(JobViews([job for r in done for job in r.views.jobs], first.base, first.defaults), operators):
         return None
     return [finding for r in done for finding in r.findings]
 
@@ -125,8 +126,9 @@ def _checked_piece(index: int) -> _PieceReport | None:
     problems, moved = within_jobs(doc.data, operators, strict, dag_level=index == 0)
     rest = {key: value for key, value in doc.data.items() if key != "jobs"}
     nodes = doc.node_counts() if aliases else (0, 0)
-    jobs = [between_view(job) for job in doc.data["jobs"]]
-    return _PieceReport([_place(doc, p, moved) for p in problems], rest, jobs, nodes)
+    views = job_views(doc.data)
+    assert views is not None  # a piece whose job blocks start where its cut says has a job list
+    return _PieceReport([_place(doc, p, moved) for p in problems], rest, views, nodes)
 
 
 def _expands_too_far(source: str, found: Cut, done: list[_PieceReport]) -> bool:
