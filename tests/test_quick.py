@@ -10,9 +10,11 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from yaml.nodes import ScalarNode
 
 from trace_operators.dag import documents
 from trace_operators.dag.quick import quick_data
+from trace_operators.dag.yaml_data import _resolved, resolve
 
 from tests.test_robust import mutate
 
@@ -120,6 +122,12 @@ def test_plain_block_yaml_is_read_quickly(text: str, data: Any) -> None:
 )
 def test_anything_else_is_composed(text: str) -> None:
     assert quick_data(text) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet="0123456789_+-.:eExXoObB~yYnNtTfF aé١٢", max_size=8), plain=st.booleans())
+def test_the_resolvers_shortcut_gives_what_its_regexes_give(text: str, plain: bool) -> None:
+    assert resolve(ScalarNode, text, (plain, not plain)) == _resolved(ScalarNode, text, (plain, not plain))
 
 
 _KEYS = st.sampled_from(["a", "b", "on", "yes", "null", "x-a", "a.b", "_", "1", "<<", "=", "jobs", "name", "k y"])

@@ -30,7 +30,7 @@ _LIBYAML = getattr(yaml, "CSafeLoader", None)
 
 
 class _Loader(_LIBYAML or yaml.SafeLoader):  # type: ignore[misc]
-    """libyaml's parser and composer when present, with the resolver above."""
+    """libyaml's parser and composer when present, with the resolver of `yaml_data`."""
 
     resolve = staticmethod(resolve)
     descend_resolver = staticmethod(_no_path_resolvers)
@@ -50,7 +50,8 @@ _DEFAULT_SYNTAX_HINT = "check the indentation; quote values that hold ': ' or ' 
 
 @dataclass
 class Document:
-    """A loaded file: plain data, plus the node tree it came from to locate values on demand."""
+    """A loaded file: plain data, plus the node tree it came from to locate values on demand (a file read without
+    nodes composes it then)."""
 
     source: str
     data: Any

@@ -2,11 +2,11 @@
 
 Composing nodes costs about 6 µs a line, nearly all of it Python objects: libyaml itself parses the same text in a
 twentieth of that. So a file libyaml accepts (its parser run alone, in C) and whose every line is one this reader
-knows is read here, to the very data `PlainData` would build from its nodes. Anything else (flow mappings, block
-and multi-line scalars, escapes, anchors, aliases, tags, merge keys, duplicate keys, tabs, other line breaks,
-document markers, a value that does not convert) is None: the file is composed as ever, and that path reports
-what there is to report. Where values were written is not kept: a document read here composes its nodes the first
-time a finding needs locating.
+knows is read here, to the very data `PlainData` would build from its nodes. Anything else (nested flow
+collections, block and multi-line scalars, escapes, anchors, aliases, tags, merge keys, duplicate keys, tabs,
+other line breaks, document markers, a value that does not convert) is None: the file is composed as ever, and
+that path reports what there is to report. Where values were written is not kept: a document read here
+composes its nodes the first time a finding needs locating.
 """
 
 from __future__ import annotations
@@ -177,7 +177,6 @@ def _read(text: str) -> Quick:  # noqa: PLR0912, PLR0915 - one loop with its sta
                 if item and key == "jobs" and mapping is stack[0][1]:
                     jobs = child
                 stack.append((indent, child))
-
         elif not stack:
             stack.append((indent, [] if item else {}))
         if len(stack) > _MAX_DEPTH:

@@ -37,12 +37,12 @@ def resolve(kind: type[Node], value: str | None, implicit: Any) -> str:
             return STR
         if first in "123456789" and value.isdigit() and value.isascii():
             return INT
-    return _resolved(kind, value, implicit)  # type: ignore[arg-type]  # a class hashes: mypy reads its __hash__ as a method
+    return _resolved(kind, value, implicit)  # type: ignore[arg-type]  # a class is hashable, whatever mypy says
 
 
 @functools.lru_cache(maxsize=4096)  # keys, enum-like values and numbers repeat in every job block
 def _resolved(kind: type[Node], value: str | None, implicit: Any) -> str:
-    # PyYAML reads them as 90 and 10: as strings, the schema reports a type error instead of a wrong number.
+    # PyYAML reads `1:30` and `012` as 90 and 10: as strings, the schema reports a type error, not a wrong number.
     tag: str = _PYYAML_RESOLVER.resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
     if tag in (INT, FLOAT) and value is not None:
         digits = value.replace("_", "").lstrip("+-")
