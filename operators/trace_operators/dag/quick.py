@@ -100,9 +100,14 @@ def _single(text: str) -> Any:
         if len(text) < 2 or text[-1] != first or first in text[1:-1] or (first == '"' and "\\" in text):
             raise _Unknown  # spread over lines, an escape, a doubled '' or more after the closing quote
         return text[1:-1]
-    if first in _INDICATORS or (first == "-" and (len(text) == 1 or text[1] == " ")):
+    if first in _INDICATORS or _opens_item(text):
         raise _Unknown
     return _resolved(text)
+
+
+def _opens_item(text: str) -> bool:
+    """Whether `text` starts with a block list's `- ` (or is a lone `-`)."""
+    return text[0] == "-" and (len(text) == 1 or text[1] == " ")
 
 
 def _flow_sequence(text: str) -> list[Any]:
@@ -167,7 +172,7 @@ def _read(text: str) -> Quick:  # noqa: PLR0912, PLR0915 - one loop with its sta
                 raise _Unknown  # a " #" inside quotes is no comment: not worth telling apart here
             content = content[: content.index(" #")]
         content = content.rstrip(" ")
-        item = content[0] == "-" and (len(content) == 1 or content[1] == " ")
+        item = _opens_item(content)
         if pending is not None:  # its value: a block below it, a list level with it, or (left as it is) null
             mapping, key, at = pending
             pending = None
@@ -192,7 +197,7 @@ def _read(text: str) -> Quick:  # noqa: PLR0912, PLR0915 - one loop with its sta
             stack.pop()
         if item:
             rest = content[1:].lstrip(" ")
-            if not rest or (rest[0] == "-" and (len(rest) == 1 or rest[1] == " ")):
+            if not rest or _opens_item(rest):
                 raise _Unknown  # an item on the lines below, or an item in an item
             indent += len(content) - len(rest)  # where the item's value starts
             content = rest
