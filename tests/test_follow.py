@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from itertools import pairwise
@@ -203,10 +204,18 @@ def test_a_stop_or_a_kill_in_the_middle_of_a_partition_commits_nothing_of_it(
     path = dag(tmp_path, threshold_source())
     mine(node, 84)  # finalized 20: partitions 0..9 and 10..19
     with FaultProxy(node.url, forward_path=False) as slow:
-        slow.rules.append(lambda request: Delay(0.5))  # each partition takes seconds: time to stop one in flight
+        asked = threading.Event()
+
+        def delay(request: Request) -> Delay:
+            asked.set()
+            return Delay(0.5)  # each partition takes seconds: time to stop one in flight
+
+        slow.rules.append(delay)
         for number in (signal.SIGTERM, signal.SIGKILL):
             running = follow(path, slow.url())
             wait_for_log(running, "safe head 20: blocks ")
+            asked.clear()  # the next request is the first partition's: a stop before it would cancel nothing
+            assert asked.wait(PATIENCE), running.err.read_text()
             stopped = running.stop(number)
             assert published(path, tmp_path) in ([], list(range(10)))  # whole partitions, or none
             if number == signal.SIGTERM:
