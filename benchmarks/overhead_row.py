@@ -99,6 +99,7 @@ def freeze_beside_headers(work: Path, url: str, datasets: list[str]) -> Callable
     """A timed `cryo.freeze` of the range while this process reads the node's headers of each partition, as the
     pipeline's checks do (one thread a partition, `max_concurrency: 2`): what those reads cost the node."""
     from cryo_ingest.extract.cryo.headers import fetch_headers
+    from cryo_ingest.extract.cryo.node import Node
     from cryo_ingest.job.endpoints import Endpoint
     from trace_operators.contract import Partition
 
@@ -107,7 +108,7 @@ def freeze_beside_headers(work: Path, url: str, datasets: list[str]) -> Callable
     def once() -> float:
         began = time.perf_counter()
         readers = [
-            threading.Thread(target=fetch_headers, args=(Endpoint("bench", url), partition, threading.Event()))
+            threading.Thread(target=fetch_headers, args=(Node(Endpoint("bench", url)), partition, threading.Event()))
             for partition in Partition(FIRST, LAST).split(PARTITION)
         ]
         for reader in readers:
@@ -141,6 +142,7 @@ def check_step(store: Path, url: str) -> tuple[float, float]:
     from cryo_ingest.checks.node import check_against_node
     from cryo_ingest.checks.tables import check_tables
     from cryo_ingest.extract.cryo.headers import fetch_headers
+    from cryo_ingest.extract.cryo.node import Node
     from cryo_ingest.job.endpoints import Endpoint
     from cryo_ingest.publish.layout import plan_chunks
     from trace_operators.contract import Partition
@@ -151,7 +153,7 @@ def check_step(store: Path, url: str) -> tuple[float, float]:
         files = {dataset: sorted(store.glob(prefix.format(dataset))) for dataset in DATASETS}
         chunks = plan_chunks(partition, 1000)
         began = time.perf_counter()
-        headers = fetch_headers(Endpoint("bench", url), partition, threading.Event())
+        headers = fetch_headers(Node(Endpoint("bench", url)), partition, threading.Event())
         reading += time.perf_counter() - began
         began = time.perf_counter()
         check_against_node(files, chunks, headers, "bench")

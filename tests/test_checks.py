@@ -8,8 +8,10 @@ front of anvil, end to end through `cryo-ingest task`.
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from logging.handlers import BufferingHandler
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from cryo_ingest.checks.bloom import bloom_mask, in_bloom
 from cryo_ingest.checks.node import check_against_node
 from cryo_ingest.checks.tables import check_tables
 from cryo_ingest.extract.cryo import headers as headers_module
+from cryo_ingest.extract.cryo import node as rpc_node
 from cryo_ingest.extract.cryo.headers import Header, fetch_headers
 from cryo_ingest.extract.stub.writer import write_chunks
 from cryo_ingest.job.endpoints import Endpoint
@@ -30,7 +33,7 @@ from trace_operators.contract import Partition, RetryableError
 
 from tests.anvil import CHAIN_ID, Node, RpcProxy
 from tests.chain import rpc
-from tests.faultproxy import Request, Reset, Rule, rewrite_results
+from tests.faultproxy import Fault, Request, Reset, Respond, Rule, rewrite_answers, rewrite_results
 from tests.freeze import freeze_directly
 
 POOL = "testpool"
@@ -161,11 +164,16 @@ def test_a_blocks_bloom_is_the_union_of_its_logs_addresses_and_topics(anvil: Nod
 # --- the node's headers ---
 
 
+def read_headers(url: str, partition: Partition) -> dict[int, Header]:
+    """The headers of `partition` as a fresh process reads them from the node at `url`."""
+    return fetch_headers(rpc_node.Node(Endpoint(POOL, url)), partition, threading.Event())
+
+
 def test_the_headers_are_the_nodes_read_in_batches(
     anvil: Node, rpc_proxy: RpcProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(headers_module, "BATCH", 40)
-    headers = fetch_headers(Endpoint(POOL, rpc_proxy.url()), Partition(0, anvil.head), threading.Event())
+    headers = read_headers(rpc_proxy.url(), Partition(0, anvil.head))
     assert sorted(headers) == list(range(anvil.head + 1))
     for number in (0, 1, 22, anvil.head):
         block = rpc(anvil.url, "eth_getBlockByNumber", hex(number), False)
@@ -175,6 +183,100 @@ def test_the_headers_are_the_nodes_read_in_batches(
         assert header.transactions == b"".join(hash_of(h) for h in block["transactions"])
         assert header.transaction_count == len(block["transactions"])
     assert [(r.is_batch, len(r.calls)) for r in rpc_proxy.requests] == [(True, 40), (True, 40), (True, 11)]
+
+
+def over(limit: int, fault: Callable[[Request], Fault]) -> Rule:
+    """A rule answering every batch of more than `limit` calls with `fault(request)`."""
+    return lambda request: fault(request) if request.is_batch and len(request.calls) > limit else None
+
+
+def error_object(code: int, message: str) -> bytes:
+    return json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}).encode()
+
+
+def each_answer_an_error(code: int, message: str) -> Callable[[Request], Fault]:
+    return lambda request: rewrite_answers(
+        request, lambda call, answer: {"jsonrpc": "2.0", "id": call["id"], "error": {"code": code, "message": message}}
+    )
+
+
+#: How nodes and gateways refuse a batch: geth past its batch limit, a gateway's size limit, a node that
+#: parses single calls only, geth past its response size limit (each answer an error).
+REFUSALS: list[tuple[str, Callable[[Request], Fault], str]] = [
+    (
+        "geth-batch-limit",
+        lambda request: Respond(200, error_object(-32600, "batch too large")),
+        "-32600: batch too large",
+    ),
+    ("http-413", lambda request: Respond(413, b"Request Entity Too Large"), "HTTP 413"),
+    (
+        "http-400-parse-error",
+        lambda request: Respond(400, error_object(-32700, "parse error: expected an object")),
+        "-32700: parse error: expected an object",
+    ),
+    ("response-too-large", each_answer_an_error(-32003, "response too large"), "-32003: response too large"),
+]
+
+
+@pytest.fixture
+def node_warnings() -> Iterator[list[logging.LogRecord]]:
+    """The records the node module logs during the test (the CLI's logger may stop them on their way up)."""
+    handler = BufferingHandler(capacity=10_000)
+    logger = logging.getLogger(rpc_node.__name__)
+    logger.addHandler(handler)
+    try:
+        yield handler.buffer
+    finally:
+        logger.removeHandler(handler)
+
+
+def refused(size: int, reason: str, next_size: int) -> str:
+    """The warning of a refused batch of `size` header reads."""
+    asking = "one call" if next_size == 1 else next_size
+    return (
+        f"pool {POOL} refused a JSON-RPC batch of {size} eth_getBlockByNumber calls ({reason}); "
+        f"asking {asking} at a time from now on"
+    )
+
+
+#: (refused over, blocks 0..90 asked 40 at a time: the requests sent, the warnings' sizes before and after).
+#: Past a limit of 10: 0..39 refused at 40 and 20, then 10 at a time to the end, the last block of 80..90 alone.
+LIMIT_10 = (10, [(True, 40), (True, 20), *[(True, 10)] * 9, (False, 1)], [(40, 20), (20, 10)])
+NO_BATCHES = (
+    1,
+    [(True, 40), (True, 20), (True, 10), (True, 5), (True, 2), *[(False, 1)] * 91],
+    [(40, 20), (20, 10), (10, 5), (5, 2), (2, 1)],
+)
+HALVINGS = [(name, refusal, reason, *LIMIT_10) for name, refusal, reason in REFUSALS] + [
+    (
+        "no-batches",
+        lambda request: Respond(200, error_object(-32600, "batches are not supported")),
+        "-32600: batches are not supported",
+        *NO_BATCHES,
+    )
+]
+
+
+@pytest.mark.parametrize("refusal, reason, limit, sent, steps", [h[1:] for h in HALVINGS], ids=[h[0] for h in HALVINGS])
+def test_a_refused_batch_is_asked_again_in_halves_and_the_size_that_passed_is_kept(
+    anvil: Node,
+    rpc_proxy: RpcProxy,
+    headers: dict[int, Header],
+    node_warnings: list[logging.LogRecord],
+    monkeypatch: pytest.MonkeyPatch,
+    refusal: Callable[[Request], Fault],
+    reason: str,
+    limit: int,
+    sent: list[tuple[bool, int]],
+    steps: list[tuple[int, int]],
+) -> None:
+    assert anvil.head == 90
+    monkeypatch.setattr(headers_module, "BATCH", 40)
+    rpc_proxy.rules.append(over(limit, refusal))
+    assert read_headers(rpc_proxy.url("alice:pw-s3cret"), Partition(0, anvil.head)) == headers
+    assert [(r.is_batch, len(r.calls)) for r in rpc_proxy.requests] == sent
+    warned = [(r.levelno, r.getMessage()) for r in node_warnings]
+    assert warned == [(logging.WARNING, refused(size, reason, then)) for size, then in steps]
 
 
 def block_instead(anvil: Node, asked: int, given: int | None) -> Rule:
@@ -219,6 +321,18 @@ ODD_HEADERS: list[tuple[str, Callable[[Node, RpcProxy], None], str]] = [
         "the method eth_getBlockByNumber does not exist/is not available",
     ),
     (
+        "rate-limited",
+        lambda anvil, proxy: proxy.rules.append(
+            lambda request: Respond(200, error_object(-32005, "daily request count exceeded, request rate limited"))
+        ),
+        f"pool {POOL} answered eth_getBlockByNumber with an error: daily request count exceeded, request rate limited",
+    ),
+    (
+        "http-429",
+        lambda anvil, proxy: proxy.rules.append(lambda request: Respond(429, b"Too Many Requests")),
+        f"pool {POOL} answered eth_getBlockByNumber with HTTP 429",
+    ),
+    (
         "reset",
         lambda anvil, proxy: proxy.rules.append(lambda request: Reset(after=10)),
         f"pool {POOL} did not answer eth_getBlockByNumber: [Errno 104] Connection reset by peer",
@@ -233,8 +347,9 @@ def test_an_odd_header_answer_is_retryable_and_names_the_pool(
     fault(anvil, rpc_proxy)
     url = rpc_proxy.url("alice:pw-s3cret", "/v2/PATHKEY123")
     with pytest.raises(RetryableError) as raised:
-        fetch_headers(Endpoint(POOL, url), Partition(0, 29), threading.Event())
+        read_headers(url, Partition(0, 29))
     assert str(raised.value) == message
+    assert len(rpc_proxy.requests) == 1  # none of these refuses the batch: a smaller one would fare no better
     assert "s3cret" not in str(raised.value) and "PATHKEY" not in str(raised.value)
 
 
@@ -254,7 +369,7 @@ def cryo(anvil: Node, tmp_path_factory: pytest.TempPathFactory) -> Files:
 
 @pytest.fixture(scope="module")
 def headers(anvil: Node) -> dict[int, Header]:
-    return fetch_headers(Endpoint(POOL, anvil.url), Partition(0, anvil.head), threading.Event())
+    return read_headers(anvil.url, Partition(0, anvil.head))
 
 
 def chunks_of(anvil: Node) -> list[Chunk]:
@@ -417,8 +532,13 @@ def task(datasets: list[str], start: int, end: int, attempt: int = 1, **config: 
 
 
 def run_task(cli, url: str, text: str) -> tuple[int, dict[str, Any]]:
-    done = cli("task", "-", "--extractor", "cryo", input=text, extra_env={"TRACE_RPC_POOL_MONAD_URL": url})
+    done = cli("task", "-", "--extractor", "cryo", input=text, extra_env=monad(url))
     return done.returncode, json.loads(done.stdout)
+
+
+def monad(url: str) -> dict[str, str]:
+    """The environment giving pool `monad` the endpoint `url`."""
+    return {"TRACE_RPC_POOL_MONAD_URL": url}
 
 
 def markers(tmp_path: Path) -> list[Path]:
@@ -536,6 +656,18 @@ def test_a_clean_run_of_the_whole_chain_publishes_every_dataset(cli, anvil: Node
     assert [p["dataset"] for p in result["datasets_published"]] == list(FOUR)
     assert result["datasets_published"][0]["row_count"] == anvil.head + 1
     assert len(markers(tmp_path)) == 4
+
+
+def test_a_node_with_a_batch_limit_publishes_and_the_log_says_what_it_took(
+    cli, anvil: Node, rpc_proxy: RpcProxy, tmp_path: Path
+) -> None:
+    rpc_proxy.rules.append(over(30, lambda request: Respond(200, error_object(-32600, "batch too large"))))
+    done = cli("task", "-", "--extractor", "cryo", input=task(list(FOUR), 0, 49), extra_env=monad(rpc_proxy.url()))
+    result = json.loads(done.stdout)
+    assert (done.returncode, result["outcome"]) == (0, "success"), result["error_message"]
+    assert len(markers(tmp_path)) == 4
+    warning = refused(50, "-32600: batch too large", 25).replace(f"pool {POOL}", "pool monad")
+    assert [line for line in done.stderr.splitlines() if "refused" in line] == [f"WARNING {warning}"]
 
 
 def test_a_clean_run_with_hex_and_excluded_columns_publishes(cli, anvil: Node, tmp_path: Path) -> None:

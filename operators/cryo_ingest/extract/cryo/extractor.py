@@ -75,7 +75,7 @@ class CryoExtractor:
         node.check_methods(request.datasets, request.start)
         ctx.checkpoint()
         request.out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        headers = HeaderFetch(plan.endpoint, plan.partition)  # read while Cryo runs
+        headers = HeaderFetch(node, plan.partition)  # read while Cryo runs
         watch = ChunkWatch(request.out_dir, request.chain_id, request.datasets, plan.chunks, ctx.on_chunk)
         try:
             result = run_child(plan.runs, plan.endpoint, request.out_dir, ctx, self.memory_limit, watch.look)

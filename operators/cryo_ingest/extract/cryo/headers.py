@@ -1,4 +1,5 @@
-"""The node's block headers of a partition, read in JSON-RPC batches on a thread of their own while Cryo runs.
+"""The node's block headers of a partition, read in JSON-RPC batches (as large as the node takes) on a thread of
+their own while Cryo runs.
 
 `eth_getBlockByNumber(n, false)` gives what the checks compare Cryo's tables with: the block's hash, its
 logs bloom and its transactions' hashes. The reads overlap Cryo's, so they cost the task next to nothing.
@@ -11,8 +12,7 @@ from concurrent.futures import Future, TimeoutError
 from dataclasses import dataclass
 from typing import Any
 
-from cryo_ingest.extract.cryo.node import NodeError, rpc_batch
-from cryo_ingest.job.endpoints import Endpoint
+from cryo_ingest.extract.cryo.node import Node, NodeError
 from trace_operators.contract import Partition, RetryableError, TaskContext
 
 #: Blocks a request: one POST of a JSON-RPC batch.
@@ -38,19 +38,20 @@ class Header:
         return len(self.transactions) // 32
 
 
-def fetch_headers(endpoint: Endpoint, partition: Partition, stop: threading.Event) -> dict[int, Header]:
+def fetch_headers(node: Node, partition: Partition, stop: threading.Event) -> dict[int, Header]:
     """The header of every block of `partition`; `RetryableError` naming the pool for a failed or odd answer."""
+    pool = node.endpoint.pool
     headers: dict[int, Header] = {}
     for batch in partition.split(BATCH):
         if stop.is_set():
             break
         numbers = range(batch.start, batch.end + 1)
         try:
-            blocks = rpc_batch(endpoint, _METHOD, [[hex(n), False] for n in numbers])
+            blocks = node.call_each(_METHOD, [[hex(n), False] for n in numbers])
         except NodeError as error:
-            raise RetryableError(f"pool {endpoint.pool} answered {_METHOD} with an error: {error}") from None
+            raise RetryableError(f"pool {pool} answered {_METHOD} with an error: {error}") from None
         for number, block in zip(numbers, blocks):
-            headers[number] = _header(endpoint.pool, number, block)
+            headers[number] = _header(pool, number, block)
     return headers
 
 
@@ -78,15 +79,15 @@ def _hex(text: str, size: int) -> bytes:
 class HeaderFetch:
     """`fetch_headers` on a daemon thread, started before Cryo and awaited after it; `stop` abandons it."""
 
-    def __init__(self, endpoint: Endpoint, partition: Partition) -> None:
+    def __init__(self, node: Node, partition: Partition) -> None:
         self._stop = threading.Event()
         self._future: Future[dict[int, Header]] = Future()
         # A daemon: a hung node must not keep the worker from exiting.
-        threading.Thread(target=self._run, args=(endpoint, partition), daemon=True, name="node-headers").start()
+        threading.Thread(target=self._run, args=(node, partition), daemon=True, name="node-headers").start()
 
-    def _run(self, endpoint: Endpoint, partition: Partition) -> None:
+    def _run(self, node: Node, partition: Partition) -> None:
         try:
-            self._future.set_result(fetch_headers(endpoint, partition, self._stop))
+            self._future.set_result(fetch_headers(node, partition, self._stop))
         except BaseException as error:  # noqa: BLE001 - handed to whoever waits for the result
             self._future.set_exception(error)
 

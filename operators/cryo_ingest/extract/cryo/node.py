@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import re
+import sys
 import threading
 import urllib.error
 import urllib.parse
@@ -20,10 +22,19 @@ from trace_operators.contract import FatalError, Partition, RetryableError
 #: Seconds for each JSON-RPC call.
 RPC_TIMEOUT = 10.0
 
+_log = logging.getLogger(__name__)
+
 #: A JSON-RPC error that means the node lacks a method or a tracer (not that a call failed).
 _MISSING = re.compile(
     r"\b(method|tracer)\b.*\b(not found|does not exist|not available|not supported|unsupported)", re.I
 )
+#: Error codes a node refuses a whole batch with. Each call in it is valid, so only the batch can be at fault:
+#: geth answers -32600 "batch too large" past its limit, a node that reads single calls only -32600 or -32700.
+_REFUSAL_CODES = frozenset((-32600, -32700))
+#: What a node says when the batch, or its answer, is more than it takes (geth's -32003 "response too large").
+_REFUSAL = re.compile(r"\bbatch|too large", re.I)
+#: HTTP statuses a gateway refuses a request's shape or size with (not the node's state: 429 and 5xx pass).
+_REFUSAL_STATUSES = frozenset((400, 413))
 
 
 class NodeError(Exception):
@@ -39,6 +50,18 @@ class NodeError(Exception):
         return self.code == -32601 or bool(_MISSING.search(str(self)))
 
 
+class BatchRefused(Exception):
+    """The node refused a JSON-RPC batch as a whole, or said it was too large: a smaller one may pass."""
+
+
+class HttpStatusError(RetryableError):
+    """The node answered with an HTTP error status and no JSON-RPC error."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Node:
     """What one endpoint serves, asked once and kept for the life of the process."""
 
@@ -48,6 +71,8 @@ class Node:
         self._head = -1
         #: The probes (method and parameters, as JSON) the node answered without "no such method".
         self._served: set[str] = set()
+        #: The most calls the node took in one batch, once it has refused a larger one.
+        self._batch = sys.maxsize
         # Partitions run in threads: one asks while the others wait for its answer.
         self._lock = threading.Lock()
 
@@ -96,6 +121,40 @@ class Node:
             # Any other error is Cryo's to meet: the probe asks only whether the method exists.
         self._served.add(shape)
 
+    def call_each(self, method: str, params: Sequence[Sequence[Any]]) -> list[Any]:
+        """`method` once per parameter list, in batches as large as the node takes; the results in order.
+
+        A refused batch is asked again in halves, down to single calls, and the size that passed is kept for
+        the process. `NodeError` and `RetryableError` as `rpc_batch`.
+        """
+        results: list[Any] = []
+        while len(results) < len(params):
+            size = self._batch
+            calls = params[len(results) : len(results) + size]
+            if len(calls) == 1:
+                results.append(rpc_call(self.endpoint, method, *calls[0]))
+                continue
+            try:
+                results += rpc_batch(self.endpoint, method, calls)
+            except BatchRefused as refused:
+                self._halve(len(calls), method, refused)
+        return results
+
+    def _halve(self, refused_size: int, method: str, refused: BatchRefused) -> None:
+        size = refused_size // 2
+        with self._lock:
+            if size >= self._batch:
+                return  # another partition's thread learned as much already
+            self._batch = size
+        _log.warning(
+            "pool %s refused a JSON-RPC batch of %d %s calls (%s); asking %s at a time from now on",
+            self.endpoint.pool,
+            refused_size,
+            method,
+            refused,
+            size if size > 1 else "one call",
+        )
+
     def _quantity(self, method: str) -> int:
         """The hex number a parameterless method answers; any failure is retryable."""
         pool = self.endpoint.pool
@@ -115,11 +174,18 @@ def rpc_call(endpoint: Endpoint, method: str, *params: Any) -> Any:
 def rpc_batch(endpoint: Endpoint, method: str, params: Sequence[Sequence[Any]]) -> list[Any]:
     """Calls of `method`, one per parameter list, in one POST (a JSON-RPC batch); their results in order.
 
-    `NodeError` for the first error answer, `RetryableError` naming the pool for anything else amiss.
+    `BatchRefused` when the node refuses the batch or says it is too large, `NodeError` for the first other error
+    answer, `RetryableError` naming the pool for anything else amiss.
     """
-    answer = _exchange(endpoint, method, [_call(i, method, p) for i, p in enumerate(params)])
+    try:
+        answer = _exchange(endpoint, method, [_call(i, method, p) for i, p in enumerate(params)])
+    except HttpStatusError as error:
+        if error.status in _REFUSAL_STATUSES:
+            raise BatchRefused(f"HTTP {error.status}") from None
+        raise
     if not isinstance(answer, list):
         # A node refusing the batch as a whole answers one error object.
+        _refusal(answer)
         _result(endpoint, method, answer)
         raise RetryableError(f"pool {endpoint.pool} answered a batch of {method} with something that is not a list")
     by_id = {one.get("id"): one for one in answer if isinstance(one, dict)}
@@ -127,7 +193,19 @@ def rpc_batch(endpoint: Endpoint, method: str, params: Sequence[Sequence[Any]]) 
         raise RetryableError(
             f"pool {endpoint.pool} answered a batch of {len(params)} {method} calls without an answer to each"
         )
+    for one in answer:
+        _refusal(one)
     return [_result(endpoint, method, by_id[i]) for i in range(len(params))]
+
+
+def _refusal(answer: Any) -> None:
+    """`BatchRefused` when `answer` is an error refusing the batch it was part of, or the batch as a whole."""
+    fault = answer.get("error") if isinstance(answer, dict) else None
+    if isinstance(fault, dict):
+        code = fault.get("code") if type(fault.get("code")) is int else None
+        message = str(fault.get("message", ""))
+        if code in _REFUSAL_CODES or _REFUSAL.search(message):
+            raise BatchRefused(message if code is None else f"{code}: {message}")
 
 
 def _call(id_: int, method: str, params: Sequence[Any]) -> dict[str, Any]:
@@ -141,7 +219,8 @@ def _exchange(endpoint: Endpoint, method: str, payload: Any) -> Any:
     except urllib.error.HTTPError as error:
         answer = _error_body(error)
         if answer is None:
-            raise RetryableError(f"pool {endpoint.pool} answered {method} with HTTP {error.code}") from None
+            message = f"pool {endpoint.pool} answered {method} with HTTP {error.code}"
+            raise HttpStatusError(message, error.code) from None
         return answer
     except (OSError, ValueError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", error)
