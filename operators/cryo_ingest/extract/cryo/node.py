@@ -49,6 +49,16 @@ class NodeError(Exception):
         """Whether the error says the node lacks the method or tracer, rather than that the call failed."""
         return self.code == -32601 or bool(_MISSING.search(str(self)))
 
+    @property
+    def refuses_batch(self) -> bool:
+        """Whether the error refuses the batch the call came in, or says it was too large."""
+        return self.code in _REFUSAL_CODES or bool(_REFUSAL.search(str(self)))
+
+    @property
+    def reason(self) -> str:
+        """The message, after the code when there is one."""
+        return str(self) if self.code is None else f"{self.code}: {self}"
+
 
 class BatchRefused(Exception):
     """The node refused a JSON-RPC batch as a whole, or said it was too large: a smaller one may pass."""
@@ -185,7 +195,7 @@ def rpc_batch(endpoint: Endpoint, method: str, params: Sequence[Sequence[Any]]) 
         raise
     if not isinstance(answer, list):
         # A node refusing the batch as a whole answers one error object.
-        _refusal(answer)
+        _check_refusal([answer])
         _result(endpoint, method, answer)
         raise RetryableError(f"pool {endpoint.pool} answered a batch of {method} with something that is not a list")
     by_id = {one.get("id"): one for one in answer if isinstance(one, dict)}
@@ -193,19 +203,16 @@ def rpc_batch(endpoint: Endpoint, method: str, params: Sequence[Sequence[Any]]) 
         raise RetryableError(
             f"pool {endpoint.pool} answered a batch of {len(params)} {method} calls without an answer to each"
         )
-    for one in answer:
-        _refusal(one)
+    _check_refusal(answer)
     return [_result(endpoint, method, by_id[i]) for i in range(len(params))]
 
 
-def _refusal(answer: Any) -> None:
-    """`BatchRefused` when `answer` is an error refusing the batch it was part of, or the batch as a whole."""
-    fault = answer.get("error") if isinstance(answer, dict) else None
-    if isinstance(fault, dict):
-        code = fault.get("code") if type(fault.get("code")) is int else None
-        message = str(fault.get("message", ""))
-        if code in _REFUSAL_CODES or _REFUSAL.search(message):
-            raise BatchRefused(message if code is None else f"{code}: {message}")
+def _check_refusal(answers: Sequence[Any]) -> None:
+    """`BatchRefused` when one of `answers` is an error refusing the batch it was part of, or the batch as a whole."""
+    for answer in answers:
+        error = _error(answer)
+        if error is not None and error.refuses_batch:
+            raise BatchRefused(error.reason)
 
 
 def _call(id_: int, method: str, params: Sequence[Any]) -> dict[str, Any]:
@@ -229,13 +236,21 @@ def _exchange(endpoint: Endpoint, method: str, payload: Any) -> Any:
 
 def _result(endpoint: Endpoint, method: str, answer: Any) -> Any:
     """The result of one answer object; `NodeError` for an error object, `RetryableError` for anything else."""
-    if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
-        fault = answer["error"]
-        code = fault.get("code")
-        raise NodeError(code if type(code) is int else None, str(fault.get("message", "")))
+    error = _error(answer)
+    if error is not None:
+        raise error
     if not isinstance(answer, dict) or "result" not in answer:
         raise RetryableError(f"pool {endpoint.pool} answered {method} with something that is not JSON-RPC")
     return answer["result"]
+
+
+def _error(answer: Any) -> NodeError | None:
+    """The error of an answer object that is a JSON-RPC error, else None."""
+    fault = answer.get("error") if isinstance(answer, dict) else None
+    if not isinstance(fault, dict):
+        return None
+    code = fault.get("code")
+    return NodeError(code if type(code) is int else None, str(fault.get("message", "")))
 
 
 def _post(url: str, body: bytes) -> bytes:
@@ -260,4 +275,4 @@ def _error_body(error: urllib.error.HTTPError) -> dict[str, Any] | None:
         answer = json.loads(error.read())
     except (OSError, ValueError):
         return None
-    return answer if isinstance(answer, dict) and isinstance(answer.get("error"), dict) else None
+    return answer if _error(answer) is not None else None
